@@ -1,0 +1,75 @@
+package counter
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound marks a checkpoint or counter that does not exist.
+var ErrNotFound = errors.New("counter: not found")
+
+// Event is one immutable add or clear of an eventually consistent or accurate
+// counter. (Namespace, Counter, Time, ID) is its identity: writing the same
+// identity again never counts twice.
+type Event struct {
+	Namespace string
+	Counter   string
+	// Time is the idempotency token's generation time, the event time.
+	Time time.Time
+	// ID is the idempotency token.
+	ID string
+	// Delta is added to the count; ignored for a clear.
+	Delta int64
+	// Clear resets the count to 0: events ordered before it (by Time, then ID)
+	// no longer count.
+	Clear bool
+}
+
+// Checkpoint is a rollup result: Count is the count of every event of the
+// counter with Time <= At.
+type Checkpoint struct {
+	Count int64
+	At    time.Time
+}
+
+// Aggregate is the result of folding a counter's events over a time range.
+type Aggregate struct {
+	// Sum is the sum of the deltas of the range's events ordered after its last
+	// clear (all of them when Cleared is false).
+	Sum int64
+	// Cleared reports that the range holds a clear: the count after the range
+	// is Sum, not the count before it plus Sum.
+	Cleared bool
+	// Events is how many events the range holds (clears included).
+	Events int64
+}
+
+// EventStore is the durable event log and rollup store behind the eventually
+// consistent and accurate counter types. Implementations: counter/pebble
+// (embedded default) and counter/cassandra. All methods are safe for
+// concurrent use.
+type EventStore interface {
+	// Append makes events durable before it returns. Each event also advances its
+	// counter's last-write time to at least the event's Time. Appending an
+	// identity that is already stored is not an error and changes nothing that
+	// counts. On error none, some or all events may be stored; the caller
+	// retries with the same identities.
+	Append(ctx context.Context, events []Event) error
+	// Aggregate folds the counter's events with from < Time <= to.
+	Aggregate(ctx context.Context, namespace, counterName string, from, to time.Time) (Aggregate, error)
+	// Sum returns the sum of the deltas of the counter's non-clear events with
+	// from <= Time < to; metering uses it for usage per window.
+	Sum(ctx context.Context, namespace, counterName string, from, to time.Time) (int64, error)
+	// Checkpoint returns the counter's last stored rollup checkpoint, or the
+	// zero Checkpoint when there is none.
+	Checkpoint(ctx context.Context, namespace, counterName string) (Checkpoint, error)
+	// SaveCheckpoint stores cp unless the stored checkpoint has a later At: a
+	// checkpoint never moves backwards, whatever the order of concurrent saves.
+	SaveCheckpoint(ctx context.Context, namespace, counterName string, cp Checkpoint) error
+	// LastWrite returns the greatest event Time appended for the counter, or
+	// the zero time when it has none.
+	LastWrite(ctx context.Context, namespace, counterName string) (time.Time, error)
+	// Close releases the store. It is safe to call more than once.
+	Close() error
+}
