@@ -1,0 +1,42 @@
+# Tollgate. `make run` needs no servers; `make test` starts the real Redis and
+# Cassandra the integration tests need and stops them afterwards.
+GO        ?= go
+BIN       := bin/sidecar
+RUN_ARGS  ?= --config examples/quickstart/sidecar.yaml
+
+.PHONY: all build run test unit bench lint proto clean
+
+all: lint build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sidecar
+
+run: build
+	./$(BIN) serve $(RUN_ARGS)
+
+# Unit tests only: integration tests skip when their backend is not started.
+unit:
+	$(GO) test ./...
+
+# Everything: lint, then every test against real Redis and Cassandra.
+test: lint
+	bash scripts/test.sh
+
+bench: build
+	bash scripts/bench.sh
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files -o --exclude-standard '*.go' 2>/dev/null)); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# Regenerates the counter API's Go code from counter/counterpb/counter.proto.
+proto:
+	command -v protoc >/dev/null || apt-get install -y protobuf-compiler
+	GOFLAGS= $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	GOFLAGS= $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
+	  --go-grpc_out=. --go-grpc_opt=paths=source_relative counter/counterpb/counter.proto
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,41 @@
+// Command sidecar is Tollgate: a rate-limit, ext_authz and metering sidecar
+// for Envoy. Run `sidecar help` for the subcommands.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `Tollgate: rate limiting, edge auth and metering beside Envoy.
+
+Usage:
+  sidecar serve [flags]          run the sidecar (gRPC + HTTP)
+  sidecar check-config [flags]   validate the configuration and exit
+  sidecar help                   show this help
+
+Run 'sidecar <command> --help' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run dispatches to a subcommand and returns the process exit code.
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:])
+	case "check-config":
+		return checkConfig(args[1:])
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "sidecar: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

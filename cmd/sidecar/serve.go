@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/tollgate/tollgate/envoy"
+	"github.com/tollgate/tollgate/internal/settings"
+	"github.com/tollgate/tollgate/ratelimit"
+)
+
+// shutdownGrace bounds how long in-flight calls may take to finish on stop.
+const shutdownGrace = 10 * time.Second
+
+func serve(args []string) int {
+	cf := newConfigFlags("serve", "Runs the sidecar: Envoy's rate-limit service on gRPC, health, metrics and /json on HTTP.")
+	s, err := cf.parse(args)
+	if err != nil {
+		return exitCode(err)
+	}
+	logger := newLogger(s.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runServer(ctx, s, logger, nil); err != nil {
+		logger.Error("sidecar stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // validated by settings
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// listeners are the sidecar's bound addresses, reported once serving.
+type listeners struct {
+	GRPC, HTTP string
+}
+
+// runServer builds every component from s, serves until ctx is done, then
+// drains: health NOT_SERVING, graceful gRPC stop, HTTP shutdown, backends
+// closed. ready, when not nil, receives the bound addresses once serving.
+func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, ready chan<- listeners) error {
+	start := time.Now()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	backend, err := openBackend(s, logger, reg)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+
+	cfg, err := ratelimit.LoadConfig(rateLimitPaths(s)...)
+	if err != nil {
+		return fmt.Errorf("cannot load rate-limit config:\n%w", err)
+	}
+	failure := ratelimit.FailOpen
+	if s.RateLimit.FailureMode == "fail_closed" {
+		failure = ratelimit.FailClosed
+	}
+	svc, err := ratelimit.New(ratelimit.Options{
+		Counter:          backend,
+		Now:              time.Now,
+		Logger:           logger.With("component", "ratelimit"),
+		Registerer:       reg,
+		GlobalShadowMode: s.RateLimit.ShadowMode,
+		FailureMode:      failure,
+	}, cfg)
+	if err != nil {
+		return err
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchDone := make(chan error, 1)
+	if s.RateLimit.Config != "" {
+		go func() {
+			watchDone <- ratelimit.Watch(runCtx, s.RateLimit.Config, ratelimit.WatchOptions{
+				Logger:     logger.With("component", "ratelimit_reload"),
+				Registerer: reg,
+				OnLoad:     svc.SetConfig,
+			})
+		}()
+	} else {
+		watchDone <- nil
+	}
+
+	rls := envoy.NewRateLimitServer(svc, envoy.HeaderOptions{
+		Enabled:   s.RateLimit.ResponseHeaders.Enabled,
+		Limit:     s.RateLimit.ResponseHeaders.Limit,
+		Remaining: s.RateLimit.ResponseHeaders.Remaining,
+		Reset:     s.RateLimit.ResponseHeaders.Reset,
+	})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tollgate_grpc_request_duration_seconds",
+		Help:    "Time to answer one gRPC call, by method.",
+		Buckets: latencyBuckets,
+	}, []string{"method"})
+	reg.MustRegister(latency)
+
+	grpcSrv := grpc.NewServer(grpc.UnaryInterceptor(observeLatency(latency)))
+	rlsv3.RegisterRateLimitServiceServer(grpcSrv, rls)
+	healthSrv := health.NewServer()
+	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
+	reflection.Register(grpcSrv)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		pctx, pcancel := context.WithTimeout(r.Context(), time.Second)
+		defer pcancel()
+		if err := backend.Ping(pctx); err != nil {
+			http.Error(w, "not ready: "+s.Backend+" backend: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/json", rls.JSONHandler())
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	gl, err := net.Listen("tcp", s.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on --grpc-addr %s: %w", s.GRPCAddr, err)
+	}
+	hl, err := net.Listen("tcp", s.HTTPAddr)
+	if err != nil {
+		gl.Close()
+		return fmt.Errorf("cannot listen on --http-addr %s: %w", s.HTTPAddr, err)
+	}
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- grpcSrv.Serve(gl) }()
+	go func() { serveErr <- httpSrv.Serve(hl) }()
+	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	logger.Info("sidecar serving",
+		"grpc_addr", gl.Addr().String(), "http_addr", hl.Addr().String(),
+		"backend", s.Backend, "ratelimit_config", s.RateLimit.Config,
+		"domains", len(cfg.Domains()), "startup", time.Since(start).Round(time.Millisecond))
+	if ready != nil {
+		ready <- listeners{GRPC: gl.Addr().String(), HTTP: hl.Addr().String()}
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("server failed: %w", err)
+	}
+	logger.Info("sidecar draining")
+	healthSrv.Shutdown()
+	stopped := make(chan struct{})
+	go func() { grpcSrv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(shutdownGrace):
+		grpcSrv.Stop()
+	}
+	shCtx, shCancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer shCancel()
+	if err := httpSrv.Shutdown(shCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("http shutdown", "err", err)
+	}
+	cancel()
+	if err := <-watchDone; err != nil && !errors.Is(err, context.Canceled) {
+		logger.Warn("config watcher stopped", "err", err)
+	}
+	logger.Info("sidecar stopped")
+	return runErr
+}
+
+// rateLimitPaths returns the configured rate-limit config path, if any.
+func rateLimitPaths(s *settings.Settings) []string {
+	if s.RateLimit.Config == "" {
+		return nil
+	}
+	return []string{s.RateLimit.Config}
+}
+
+// latencyBuckets resolve sub-millisecond latencies (50µs up to 2.5s).
+var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+
+// observeLatency records each unary call's duration by full method name.
+func observeLatency(h *prometheus.HistogramVec) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		h.WithLabelValues(info.FullMethod).Observe(time.Since(start).Seconds())
+		return resp, err
+	}
+}

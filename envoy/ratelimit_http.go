@@ -1,0 +1,56 @@
+package envoy
+
+import (
+	"io"
+	"net/http"
+
+	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// maxJSONBody bounds the /json request body.
+const maxJSONBody = 1 << 20
+
+// JSONHandler serves POST /json: a RateLimitRequest in proto3 JSON in, the
+// RateLimitResponse in proto3 JSON out, with status 200, or 429 when the
+// overall code is OVER_LIMIT (as envoyproxy/ratelimit's /json endpoint).
+func (s *RateLimitServer) JSONHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST with a JSON RateLimitRequest body")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+		if err != nil {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body over 1 MiB or unreadable: "+err.Error())
+			return
+		}
+		var req rlsv3.RateLimitRequest
+		if err := protojson.Unmarshal(body, &req); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "invalid_json", "cannot parse RateLimitRequest JSON: "+err.Error())
+			return
+		}
+		resp, err := s.ShouldRateLimit(r.Context(), &req)
+		if err != nil {
+			code := http.StatusInternalServerError
+			if status.Code(err) == codes.InvalidArgument {
+				code = http.StatusBadRequest
+			}
+			writeJSONError(w, code, status.Code(err).String(), status.Convert(err).Message())
+			return
+		}
+		out, err := protojson.Marshal(resp)
+		if err != nil {
+			writeJSONError(w, http.StatusInternalServerError, "internal", "cannot encode response: "+err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if resp.GetOverallCode() == rlsv3.RateLimitResponse_OVER_LIMIT {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+		_, _ = w.Write(out)
+	})
+}

@@ -1,0 +1,205 @@
+// Package settings holds the sidecar's own configuration: listeners, the
+// rate-limit backend and its failure mode, the data directory. It is read from
+// the YAML file given by `--config`; flags set on the command line win over
+// the file. Errors name the file and line.
+package settings
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Settings is the sidecar configuration. The zero value plus EnsureDefaults is
+// the built-in default: memory backend, no servers needed.
+type Settings struct {
+	// GRPCAddr is the gRPC listener (rate limit, ext_authz, counters).
+	// Default: 127.0.0.1:8081.
+	GRPCAddr string `yaml:"grpc_addr"`
+	// HTTPAddr is the HTTP listener (health, metrics, /json, counter API).
+	// Default: 127.0.0.1:8080.
+	HTTPAddr string `yaml:"http_addr"`
+	// DataDir holds the embedded stores. Default: ./data.
+	DataDir string `yaml:"data_dir"`
+	// LogLevel is debug, info, warn or error. Default: info.
+	LogLevel string `yaml:"log_level"`
+	// RateLimit configures the rate-limit service.
+	RateLimit RateLimit `yaml:"ratelimit"`
+	// Backend is the best-effort counter backend: memory or redis. Default: memory.
+	Backend string `yaml:"backend"`
+	// Redis configures the redis backend.
+	Redis Redis `yaml:"redis"`
+}
+
+// RateLimit configures the rate-limit service.
+type RateLimit struct {
+	// Config is an envoyproxy/ratelimit YAML file or a directory of them.
+	// Empty: no limits (every request is allowed).
+	Config string `yaml:"config"`
+	// ShadowMode reports would-be denials in metrics but allows everything.
+	ShadowMode bool `yaml:"shadow_mode"`
+	// FailureMode is fail_open (allow when the backend is unavailable) or
+	// fail_closed (deny). Default: fail_open.
+	FailureMode string `yaml:"failure_mode"`
+	// ResponseHeaders configures the RateLimit-* headers.
+	ResponseHeaders ResponseHeaders `yaml:"response_headers"`
+}
+
+// ResponseHeaders configures the RateLimit-* response headers.
+type ResponseHeaders struct {
+	// Enabled turns them on. Default: false.
+	Enabled bool `yaml:"enabled"`
+	// Limit, Remaining and Reset rename the headers. Defaults:
+	// RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset.
+	Limit     string `yaml:"limit"`
+	Remaining string `yaml:"remaining"`
+	Reset     string `yaml:"reset"`
+}
+
+// Redis configures the redis backend.
+type Redis struct {
+	// URL is redis://host:port, or for cluster and ring a comma-separated list
+	// of host:port (each may carry redis://). Default: redis://127.0.0.1:6379.
+	URL string `yaml:"url"`
+	// Mode is single, cluster or ring. Default: single.
+	Mode string `yaml:"mode"`
+	// Timeout bounds one backend round trip. Default: 50ms.
+	Timeout time.Duration `yaml:"timeout"`
+	// PoolSize is the connections per Redis server. Default: 10 per CPU.
+	PoolSize int `yaml:"pool_size"`
+	// Password authenticates to Redis (may also come from the URL).
+	Password string `yaml:"password"`
+}
+
+// EnsureDefaults fills unset fields with their defaults.
+func (s *Settings) EnsureDefaults() {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&s.GRPCAddr, "127.0.0.1:8081")
+	def(&s.HTTPAddr, "127.0.0.1:8080")
+	def(&s.DataDir, "./data")
+	def(&s.LogLevel, "info")
+	def(&s.Backend, "memory")
+	def(&s.RateLimit.FailureMode, "fail_open")
+	def(&s.Redis.URL, "redis://127.0.0.1:6379")
+	def(&s.Redis.Mode, "single")
+	if s.Redis.Timeout == 0 {
+		s.Redis.Timeout = 50 * time.Millisecond
+	}
+}
+
+// Validate reports every problem at once, each naming the setting and a fix.
+func (s *Settings) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	oneOf := func(name, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad("%s: %q is not one of %s", name, v, strings.Join(allowed, ", "))
+	}
+	oneOf("backend", s.Backend, "memory", "redis")
+	oneOf("log_level", s.LogLevel, "debug", "info", "warn", "error")
+	oneOf("ratelimit.failure_mode", s.RateLimit.FailureMode, "fail_open", "fail_closed")
+	oneOf("redis.mode", s.Redis.Mode, "single", "cluster", "ring")
+	if s.Redis.Timeout < 0 {
+		bad("redis.timeout: %s is negative; use e.g. 50ms", s.Redis.Timeout)
+	}
+	if s.Backend == "redis" {
+		addrs, err := s.Redis.Addrs()
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case s.Redis.Mode == "single" && len(addrs) != 1:
+			bad("redis.url: single mode takes one address, got %d; set redis.mode to cluster or ring for several", len(addrs))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Addrs parses URL into host:port addresses.
+func (r *Redis) Addrs() ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(r.URL, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "://") {
+			part = "redis://" + part
+		}
+		u, err := url.Parse(part)
+		if err != nil || u.Scheme != "redis" || u.Host == "" || u.Port() == "" {
+			return nil, fmt.Errorf("redis.url: %q is not redis://host:port (a comma list for cluster or ring)", part)
+		}
+		out = append(out, u.Host)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("redis.url: empty; set e.g. redis://127.0.0.1:6379")
+	}
+	return out, nil
+}
+
+// Load reads the settings file at path. Unknown keys are errors; every error
+// names path:line. Relative paths in the file are taken from the file's
+// directory.
+func Load(path string) (*Settings, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("settings: cannot read %s: %w", path, err)
+	}
+	var s Settings
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return nil, positioned(path, err)
+	}
+	s.resolvePaths(filepath.Dir(path))
+	return &s, nil
+}
+
+// resolvePaths makes the file's relative paths relative to dir, the
+// directory of the settings file, so it works from any working directory.
+func (s *Settings) resolvePaths(dir string) {
+	for _, p := range []*string{&s.DataDir, &s.RateLimit.Config} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// positioned rewrites yaml.v3's "yaml: line N: msg" errors as "path:N: msg".
+func positioned(path string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		lines := make([]string, len(te.Errors))
+		for i, e := range te.Errors {
+			e = strings.TrimPrefix(e, "line ")
+			if n, rest, ok := strings.Cut(e, ": field "); ok {
+				if field, _, ok := strings.Cut(rest, " not found in type"); ok {
+					e = n + ": unknown key \"" + field + "\" (see the configuration reference in README.md)"
+				}
+			}
+			lines[i] = path + ":" + e
+		}
+		return errors.New(strings.Join(lines, "\n"))
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "yaml: line "); ok {
+		return errors.New(path + ":" + rest)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}

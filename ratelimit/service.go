@@ -1,0 +1,448 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tollgate/tollgate/counter"
+)
+
+// FailureMode says how requests are decided when the counter backend fails.
+type FailureMode uint8
+
+const (
+	// FailOpen answers OK for every descriptor when the backend fails.
+	FailOpen FailureMode = iota
+	// FailClosed answers OVER_LIMIT for every limited descriptor when the
+	// backend fails.
+	FailClosed
+)
+
+// String returns "fail_open" or "fail_closed".
+func (m FailureMode) String() string {
+	if m == FailClosed {
+		return "fail_closed"
+	}
+	return "fail_open"
+}
+
+// Options configures a Service.
+type Options struct {
+	// Counter counts hits. Required.
+	Counter Counter
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+	// Logger receives backend errors (at most one a second) and config swaps.
+	// Default: a logger that discards.
+	Logger *slog.Logger
+	// Registerer receives the service's metrics. Default: a private registry,
+	// so the metrics are not exported.
+	Registerer prometheus.Registerer
+	// GlobalShadowMode turns an OVER_LIMIT overall code into OK (descriptor
+	// statuses still say OVER_LIMIT), as envoyproxy's SHADOW_MODE setting.
+	// Default: false.
+	GlobalShadowMode bool
+	// FailureMode decides requests when the counter backend fails.
+	// Default: FailOpen.
+	FailureMode FailureMode
+	// DomainFailureModes overrides FailureMode per domain. Default: none.
+	DomainFailureModes map[string]FailureMode
+}
+
+// EnsureDefaults fills the zero fields of o with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+}
+
+// Validate reports every problem with o.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Counter == nil {
+		errs = append(errs, errors.New("ratelimit: Options.Counter is nil (hint: pass a counter/memory or counter/redis backend)"))
+	}
+	check := func(what string, m FailureMode) {
+		if m != FailOpen && m != FailClosed {
+			errs = append(errs, fmt.Errorf("ratelimit: %s is %d (hint: use FailOpen or FailClosed)", what, m))
+		}
+	}
+	check("Options.FailureMode", o.FailureMode)
+	for d, m := range o.DomainFailureModes {
+		check(fmt.Sprintf("Options.DomainFailureModes[%q]", d), m)
+	}
+	return errors.Join(errs...)
+}
+
+// Service decides ShouldRateLimit requests against a Config. It is safe for
+// concurrent use; SetConfig swaps the config atomically under load.
+type Service struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	state   atomic.Pointer[state]
+	// lastErrLog is the Unix nanosecond time backend errors were last logged.
+	lastErrLog atomic.Int64
+	scratch    sync.Pool
+}
+
+// state is a config with its metric children resolved.
+type state struct {
+	cfg     *Config
+	domains map[string]*domainState
+	unknown *decisionCounters
+}
+
+type domainState struct {
+	dc        *domainConfig
+	decisions *decisionCounters
+	// rules holds, by node id, the counters of detailed_metric rules whose
+	// label does not depend on the request.
+	rules       map[int]*ruleCounters
+	failureMode FailureMode
+}
+
+// New returns a Service deciding with cfg (nil means no domains).
+func New(opts Options, cfg *Config) (*Service, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: cannot register metrics: %w (hint: give each Service its own Registerer)", err)
+	}
+	s := &Service{opts: opts, log: opts.Logger.With("component", "ratelimit"), metrics: m}
+	s.scratch.New = func() any { return new(scratch) }
+	s.SetConfig(cfg)
+	return s, nil
+}
+
+// SetConfig swaps in cfg (nil means no domains). Requests already running
+// finish with the config they started with.
+func (s *Service) SetConfig(cfg *Config) {
+	if cfg == nil {
+		cfg = &Config{domains: map[string]*domainConfig{}}
+	}
+	st := &state{cfg: cfg, domains: make(map[string]*domainState, len(cfg.domains)), unknown: s.metrics.decisionCounters(unknownDomain)}
+	for name, dc := range cfg.domains {
+		ds := &domainState{dc: dc, decisions: s.metrics.decisionCounters(name), rules: map[int]*ruleCounters{}, failureMode: s.opts.FailureMode}
+		if m, ok := s.opts.DomainFailureModes[name]; ok {
+			ds.failureMode = m
+		}
+		s.resolveRules(ds, dc.root)
+		st.domains[name] = ds
+	}
+	s.state.Store(st)
+	s.log.Info("rate-limit config loaded", "domains", len(cfg.domains), "files", len(cfg.files))
+}
+
+func (s *Service) resolveRules(ds *domainState, n *node) {
+	for _, c := range n.children {
+		if c.detailedMetric && len(c.limits) > 0 && !c.dynamicLabel {
+			ds.rules[c.id] = s.metrics.ruleCounters(ds.dc.name, c.path)
+		}
+		s.resolveRules(ds, c)
+	}
+}
+
+// Config returns the config in use.
+func (s *Service) Config() *Config {
+	return s.state.Load().cfg
+}
+
+// scratch is the per-request working memory, pooled.
+type scratch struct {
+	descs     []descState
+	levels    []levelMatch
+	replacing []string
+	hits      []counter.Hit
+	outs      []counter.Outcome
+	hitLimits []*limit
+	keyEnds   []int
+	key       []byte
+}
+
+// descState is the matching result of one request descriptor.
+type descState struct {
+	leaf      *node
+	limits    []*limit
+	levels    [2]int // range in scratch.levels
+	hits      [2]int // range in scratch.hits
+	addend    uint64
+	unlimited bool
+}
+
+func (sc *scratch) reset() {
+	clear(sc.descs)
+	clear(sc.levels)
+	clear(sc.replacing)
+	clear(sc.hits)
+	clear(sc.hitLimits)
+	sc.descs, sc.levels, sc.replacing = sc.descs[:0], sc.levels[:0], sc.replacing[:0]
+	sc.hits, sc.outs, sc.hitLimits = sc.hits[:0], sc.outs[:0], sc.hitLimits[:0]
+	sc.keyEnds, sc.key = sc.keyEnds[:0], sc.key[:0]
+}
+
+// ShouldRateLimit decides req into resp, reusing resp.Statuses' capacity.
+// An empty domain or no descriptors gives an error wrapping
+// ErrInvalidRequest, as does a limit override with an unknown unit. An
+// unknown domain is not limited. A failing counter backend is decided by the
+// failure mode and does not return an error. CurrentLimit in resp points at
+// data shared with the config; do not modify it.
+func (s *Service) ShouldRateLimit(ctx context.Context, req *Request, resp *Response) error {
+	if req.Domain == "" {
+		return fmt.Errorf("%w: empty domain (hint: set the domain in Envoy's rate_limit filter)", ErrInvalidRequest)
+	}
+	if len(req.Descriptors) == 0 {
+		return fmt.Errorf("%w: no descriptors (hint: Envoy's rate_limit actions produced none)", ErrInvalidRequest)
+	}
+	st := s.state.Load()
+	ds := st.domains[req.Domain]
+	resp.Statuses = resp.Statuses[:0]
+	if ds == nil {
+		for range req.Descriptors {
+			resp.Statuses = append(resp.Statuses, DescriptorStatus{Code: CodeOK})
+		}
+		resp.OverallCode = CodeOK
+		st.unknown[decisionOK].Inc()
+		return nil
+	}
+
+	sc := s.scratch.Get().(*scratch)
+	defer func() {
+		sc.reset()
+		s.scratch.Put(sc)
+	}()
+	if err := s.matchAll(ds, req, sc); err != nil {
+		return err
+	}
+	s.buildHits(req, sc)
+
+	d := decisionOK
+	if len(sc.hits) > 0 {
+		now := s.opts.Now()
+		sc.outs = append(sc.outs[:0], make([]counter.Outcome, len(sc.hits))...)
+		if err := s.opts.Counter.Apply(ctx, now, sc.hits, sc.outs); err != nil {
+			d = s.backendFailed(now, req.Domain, ds.failureMode, err, sc)
+		}
+	}
+	d = s.decide(ds, req, sc, resp, d)
+	ds.decisions[d].Inc()
+	return nil
+}
+
+// matchAll matches every descriptor and applies replaces.
+func (s *Service) matchAll(ds *domainState, req *Request, sc *scratch) error {
+	for i := range req.Descriptors {
+		rd := &req.Descriptors[i]
+		st := descState{addend: hitsAddend(req, rd)}
+		start := len(sc.levels)
+		if rd.Limit != nil {
+			w := rd.Limit.Unit.Duration()
+			if w == 0 {
+				return fmt.Errorf("%w: descriptor %d: limit override has unknown unit %d (hint: use SECOND to YEAR)", ErrInvalidRequest, i, rd.Limit.Unit)
+			}
+			st.limits = []*limit{newLimit(rd.Limit.RequestsPerUnit, rd.Limit.Unit, w, counter.FixedWindow)}
+		} else {
+			st.leaf, sc.levels = ds.dc.match(rd.Entries, sc.levels)
+			if st.leaf != nil {
+				st.limits = st.leaf.limits
+				st.unlimited = st.limits[0].unlimited
+			}
+		}
+		st.levels = [2]int{start, len(sc.levels)}
+		for _, l := range st.limits {
+			sc.replacing = append(sc.replacing, l.replaces...)
+		}
+		sc.descs = append(sc.descs, st)
+	}
+	return nil
+}
+
+// hitsAddend returns the hits a descriptor adds: its own addend when set
+// (zero only checks), else the request's (zero means one).
+func hitsAddend(req *Request, d *Descriptor) uint64 {
+	if d.HitsAddend != nil {
+		return *d.HitsAddend
+	}
+	return max(req.HitsAddend, 1)
+}
+
+// buildHits makes one counter hit per applicable limit, with all keys in
+// one string allocation.
+func (s *Service) buildHits(req *Request, sc *scratch) {
+	for i := range sc.descs {
+		st := &sc.descs[i]
+		st.hits[0] = len(sc.hits)
+		if !st.unlimited {
+			rd := &req.Descriptors[i]
+			base, baseEnd := -1, 0
+			for _, l := range st.limits {
+				if l.name != "" && contains(sc.replacing, l.name) {
+					continue
+				}
+				if base < 0 {
+					base = len(sc.key)
+					sc.key = appendKey(sc.key, req.Domain, rd.Entries, sc.levels[st.levels[0]:st.levels[1]])
+					baseEnd = len(sc.key)
+				} else {
+					// A further limit on the same descriptor: repeat its key.
+					sc.key = append(sc.key, sc.key[base:baseEnd]...)
+				}
+				sc.key = append(sc.key, l.keySuffix...)
+				sc.keyEnds = append(sc.keyEnds, len(sc.key))
+				sc.hitLimits = append(sc.hitLimits, l)
+				sc.hits = append(sc.hits, counter.Hit{
+					Algorithm: l.algorithm,
+					Limit:     uint64(l.info.RequestsPerUnit),
+					Window:    l.info.Window,
+					Hits:      st.addend,
+				})
+			}
+		}
+		st.hits[1] = len(sc.hits)
+	}
+	if len(sc.hits) == 0 {
+		return
+	}
+	keys := string(sc.key)
+	start := 0
+	for j, end := range sc.keyEnds {
+		sc.hits[j].Key = keys[start:end]
+		start = end
+	}
+}
+
+// backendFailed counts and logs a backend error and fills the outcomes the
+// failure mode gives.
+func (s *Service) backendFailed(now time.Time, domain string, mode FailureMode, err error, sc *scratch) decision {
+	s.metrics.backendErrors.Inc()
+	last := s.lastErrLog.Load()
+	if n := now.UnixNano(); n-last >= int64(time.Second) && s.lastErrLog.CompareAndSwap(last, n) {
+		s.log.Warn("counter backend failed", "domain", domain, "failure_mode", mode.String(), "err", err)
+	}
+	for j := range sc.outs {
+		if mode == FailClosed {
+			sc.outs[j] = counter.Outcome{Used: sc.hits[j].Limit, Allowed: false}
+		} else {
+			sc.outs[j] = counter.Outcome{Allowed: true}
+		}
+	}
+	if mode == FailClosed {
+		return decisionFailClosed
+	}
+	return decisionFailOpen
+}
+
+// decide turns outcomes into statuses and the overall code, with
+// envoyproxy's rules for shadow and quota mode.
+func (s *Service) decide(ds *domainState, req *Request, sc *scratch, resp *Response, d decision) decision {
+	failed, quotaTotal, quotaFailed := 0, 0, 0
+	shadowed := false
+	for i := range sc.descs {
+		st := &sc.descs[i]
+		if st.unlimited {
+			resp.Statuses = append(resp.Statuses, DescriptorStatus{Code: CodeOK, LimitRemaining: math.MaxUint32})
+			continue
+		}
+		if st.hits[0] == st.hits[1] {
+			resp.Statuses = append(resp.Statuses, DescriptorStatus{Code: CodeOK})
+			continue
+		}
+		status, over := pickStatus(sc, st.hits[0], st.hits[1])
+		leaf := st.leaf
+		result := resultOK
+		if over {
+			result = resultOverLimit
+			if leaf != nil && leaf.shadowMode {
+				status.Code = CodeOK
+				result = resultShadowOverLimit
+				shadowed = true
+			}
+		}
+		if leaf != nil && leaf.quotaMode {
+			status.QuotaMode = true
+			quotaTotal++
+			if status.Code == CodeOverLimit {
+				quotaFailed++
+			}
+		} else if status.Code == CodeOverLimit {
+			failed++
+		}
+		if leaf != nil && leaf.detailedMetric {
+			s.countRule(ds, leaf, req.Descriptors[i].Entries, sc.levels[st.levels[0]:st.levels[1]], result, st.addend)
+		}
+		resp.Statuses = append(resp.Statuses, status)
+	}
+	resp.OverallCode = CodeOK
+	if failed > 0 || (quotaTotal > 0 && quotaTotal == quotaFailed) {
+		resp.OverallCode = CodeOverLimit
+		if s.opts.GlobalShadowMode {
+			resp.OverallCode = CodeOK
+			shadowed = true
+		}
+	}
+	switch {
+	case d != decisionOK:
+		return d
+	case resp.OverallCode == CodeOverLimit:
+		return decisionOverLimit
+	case shadowed:
+		return decisionShadowOverLimit
+	}
+	return decisionOK
+}
+
+// pickStatus returns the most restrictive status among the hits [from, to)
+// of one descriptor: an over-limit one (the longest reset first), else the
+// one with the least remaining.
+func pickStatus(sc *scratch, from, to int) (DescriptorStatus, bool) {
+	var best DescriptorStatus
+	bestOver := false
+	for j := from; j < to; j++ {
+		o, l := &sc.outs[j], sc.hitLimits[j]
+		over := !o.Allowed
+		var remaining uint32
+		if !over && o.Used < uint64(l.info.RequestsPerUnit) {
+			remaining = l.info.RequestsPerUnit - uint32(o.Used)
+		}
+		better := j == from ||
+			(over && !bestOver) ||
+			(over == bestOver && over && o.ResetAfter > best.DurationUntilReset) ||
+			(over == bestOver && !over && (remaining < best.LimitRemaining ||
+				remaining == best.LimitRemaining && o.ResetAfter > best.DurationUntilReset))
+		if !better {
+			continue
+		}
+		best = DescriptorStatus{Code: CodeOK, CurrentLimit: &l.info, LimitRemaining: remaining, DurationUntilReset: o.ResetAfter}
+		if over {
+			best.Code = CodeOverLimit
+		}
+		bestOver = over
+	}
+	return best, bestOver
+}
+
+// countRule counts hits on a detailed_metric rule.
+func (s *Service) countRule(ds *domainState, leaf *node, entries []Entry, levels []levelMatch, result ruleResult, hits uint64) {
+	if rc := ds.rules[leaf.id]; rc != nil {
+		rc[result].Add(float64(hits))
+		return
+	}
+	s.metrics.ruleHits.WithLabelValues(ds.dc.name, ruleLabel(entries, levels), resultNames[result]).Add(float64(hits))
+}
