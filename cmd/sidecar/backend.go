@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/memory"
@@ -29,6 +30,7 @@ func openBackend(s *settings.Settings, logger *slog.Logger, reg prometheus.Regis
 		if err != nil {
 			return nil, err
 		}
+		goredis.SetLogger(redisLogger{logger.With("component", "go-redis")})
 		st, err := redis.New(redis.Options{
 			Mode:       redis.Mode(s.Redis.Mode),
 			Addrs:      addrs,
@@ -72,4 +74,13 @@ func (b *memoryBackend) Close() error {
 	b.stop()
 	<-b.done
 	return nil
+}
+
+// redisLogger sends go-redis's own messages (dial failures and the like) to
+// the sidecar's logger at warn level instead of its process-wide stderr log.
+type redisLogger struct{ l *slog.Logger }
+
+// Printf implements go-redis's logging interface.
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, fmt.Sprintf(format, v...))
 }

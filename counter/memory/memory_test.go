@@ -1,0 +1,176 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/counter/besteffortest"
+	"github.com/tollgate/tollgate/ratelimit"
+)
+
+func TestConformance(t *testing.T) {
+	besteffortest.Run(t, func(*testing.T) besteffortest.Backend { return New(Options{}) })
+}
+
+func TestOptionsDefaults(t *testing.T) {
+	for _, tc := range []struct{ in, want int }{{0, 256}, {-3, 256}, {1, 1}, {3, 4}, {256, 256}, {257, 512}} {
+		o := Options{Shards: tc.in}
+		o.EnsureDefaults()
+		if o.Shards != tc.want || o.SweepInterval != 10*time.Second || o.Now == nil {
+			t.Errorf("Shards %d: got %d shards, sweep %v; want %d shards, sweep 10s, a clock", tc.in, o.Shards, o.SweepInterval, tc.want)
+		}
+	}
+}
+
+func TestApplyLengthMismatch(t *testing.T) {
+	err := New(Options{}).Apply(context.Background(), besteffortest.T0, make([]counter.Hit, 2), make([]counter.Outcome, 1))
+	const want = "counter/memory: got 1 outcomes for 2 hits; pass out with len(out) == len(hits)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}
+
+func TestWindowZeroError(t *testing.T) {
+	err := New(Options{}).Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Hits: 1}}, make([]counter.Outcome, 1))
+	const want = `counter/memory: hit 0 (key "k") has window 0s; the window must be > 0 (fix the limit's unit or window)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}
+
+// TestKeyReusedByAnotherLimit checks that a state kept for one algorithm or
+// window is not read as another's.
+func TestKeyReusedByAnotherLimit(t *testing.T) {
+	st := New(Options{})
+	apply := func(alg counter.Algorithm, w time.Duration) counter.Outcome {
+		out := make([]counter.Outcome, 1)
+		if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Algorithm: alg, Limit: 10, Window: w, Hits: 4}}, out); err != nil {
+			t.Fatal(err)
+		}
+		return out[0]
+	}
+	for i, tc := range []struct {
+		alg  counter.Algorithm
+		w    time.Duration
+		want uint64
+	}{
+		{counter.FixedWindow, time.Minute, 4},
+		{counter.FixedWindow, time.Minute, 8},
+		{counter.TokenBucket, time.Minute, 4},
+		{counter.SlidingWindow, time.Minute, 4},
+		{counter.SlidingWindow, time.Hour, 4},
+	} {
+		if got := apply(tc.alg, tc.w); got.Used != tc.want {
+			t.Fatalf("call %d (%v, %v): used %d, want %d", i, tc.alg, tc.w, got.Used, tc.want)
+		}
+	}
+}
+
+func TestSweepDeletesDeadStates(t *testing.T) {
+	st := New(Options{Shards: 4})
+	t0 := besteffortest.T0
+	hit := func(key string, alg counter.Algorithm, hits uint64) {
+		h := []counter.Hit{{Key: key, Algorithm: alg, Limit: 5, Window: time.Minute, Hits: hits}}
+		if err := st.Apply(context.Background(), t0, h, make([]counter.Outcome, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hit("fixed", counter.FixedWindow, 1)
+	hit("sliding", counter.SlidingWindow, 1)
+	hit("bucket", counter.TokenBucket, 1) // full again after 12s
+	hit("sliding-check", counter.SlidingWindow, 0)
+	hit("bucket-check", counter.TokenBucket, 0)
+	for _, tc := range []struct {
+		at            time.Duration
+		removed, left int
+	}{
+		{at: 11 * time.Second, removed: 0, left: 3},
+		{at: 12 * time.Second, removed: 1, left: 2},  // bucket full
+		{at: 60 * time.Second, removed: 1, left: 1},  // fixed window over
+		{at: 119 * time.Second, removed: 0, left: 1}, // sliding still weighs it
+		{at: 120 * time.Second, removed: 1, left: 0},
+	} {
+		if got := st.Sweep(t0.Add(tc.at)); got != tc.removed || st.Len() != tc.left {
+			t.Fatalf("Sweep at T0+%v: removed %d, %d left; want %d removed, %d left", tc.at, got, st.Len(), tc.removed, tc.left)
+		}
+	}
+}
+
+// TestSweepBoundsMemory fills a store with many short-lived keys, sweeps
+// them and checks the heap went back to about where it started.
+func TestSweepBoundsMemory(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	st := New(Options{Shards: 16})
+	keys := make([]string, 200_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%d", i)
+	}
+	before := heap()
+	out := make([]counter.Outcome, 1)
+	for _, k := range keys {
+		if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: k, Limit: 1, Window: time.Second, Hits: 1}}, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := heap()
+	if removed := st.Sweep(besteffortest.T0.Add(time.Second)); removed != len(keys) || st.Len() != 0 {
+		t.Fatalf("Sweep removed %d, %d left; want %d removed, 0 left", removed, st.Len(), len(keys))
+	}
+	after := heap()
+	runtime.KeepAlive(keys)
+	grown := full - before
+	if after > before+grown/10 {
+		t.Fatalf("heap after sweep %d B, before filling %d B, full %d B: the sweep freed less than 90%% of the growth", after, before, full)
+	}
+}
+
+func TestRunSweepsUntilCancelled(t *testing.T) {
+	var now atomic.Int64
+	now.Store(besteffortest.T0.UnixNano())
+	st := New(Options{SweepInterval: time.Millisecond, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Second, Hits: 1}}, make([]counter.Outcome, 1)); err != nil {
+		t.Fatal(err)
+	}
+	now.Add(int64(time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Run(ctx) }()
+	for st.Len() != 0 {
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v after cancel, want nil", err)
+	}
+}
+
+// The Store is the counter the rate-limit service calls.
+var _ ratelimit.Counter = (*Store)(nil)
+
+// TestApplyAllocs locks in that Apply allocates nothing once its keys exist.
+func TestApplyAllocs(t *testing.T) {
+	st := New(Options{})
+	hits := []counter.Hit{
+		{Key: "a", Algorithm: counter.FixedWindow, Limit: 1 << 40, Window: time.Minute, Hits: 1},
+		{Key: "b", Algorithm: counter.SlidingWindow, Limit: 1 << 40, Window: time.Minute, Hits: 1},
+		{Key: "c", Algorithm: counter.TokenBucket, Limit: 1 << 40, Window: time.Minute, Hits: 1},
+	}
+	out := make([]counter.Outcome, len(hits))
+	ctx := context.Background()
+	if err := st.Apply(ctx, besteffortest.T0, hits, out); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() { _ = st.Apply(ctx, besteffortest.T0, hits, out) }); n != 0 {
+		t.Fatalf("Apply allocates %v times per call, want 0", n)
+	}
+}

@@ -1,0 +1,414 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/tollgate/tollgate/counter"
+)
+
+// Store is a best-effort counter backend on Redis. It is safe for concurrent
+// use. Build it with New and release it with Close.
+type Store struct {
+	opts    Options
+	client  goredis.UniversalClient
+	where   string // mode and addresses, for error texts
+	sliding script
+	bucket  script
+	co      *coalescer      // nil when coalescing is disabled
+	ol      *overLimitCache // nil when the over-limit cache is disabled
+	m       *metrics
+	lastLog atomic.Int64 // Unix nanoseconds of the last error log
+
+	mu      sync.RWMutex // guards closed against new flushes
+	closed  bool
+	flushes sync.WaitGroup
+}
+
+// script is a Lua script and its SHA-1 for EVALSHA.
+type script struct{ src, sha string }
+
+func newScript(src string) script {
+	sum := sha1.Sum([]byte(src))
+	return script{src: src, sha: hex.EncodeToString(sum[:])}
+}
+
+// errClosed fails coalesced hits that were still waiting when the Store closed.
+var errClosed = errors.New("counter/redis: store is closed (do not call Apply after Close)")
+
+// New returns a Store for opts. It does not connect: connections are made on
+// first use, so New succeeds while Redis is down and the Store recovers by
+// itself once Redis is back. It fails only on invalid options or when the
+// metrics cannot be registered.
+func New(opts Options) (*Store, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("counter/redis: cannot register metrics: %w (give the Store a registry it has not registered on)", err)
+	}
+	opts.Logger = opts.Logger.With("component", "counter/redis")
+	s := &Store{
+		opts:    opts,
+		client:  newClient(&opts),
+		where:   string(opts.Mode) + " " + strings.Join(opts.Addrs, ","),
+		sliding: newScript(slidingScript),
+		bucket:  newScript(bucketScript),
+		ol:      newOverLimitCache(opts.OverLimitCacheSize),
+		m:       m,
+	}
+	if !opts.DisableCoalescing {
+		s.co = newCoalescer()
+	}
+	return s, nil
+}
+
+// newClient builds the go-redis client. Every wait is bounded by Timeout:
+// dialling (one attempt), waiting for a pooled connection, socket reads and
+// writes; context deadlines are honoured, and retries are off unless asked.
+// Pipelines share the main pool.
+func newClient(o *Options) goredis.UniversalClient {
+	retries := o.MaxRetries
+	if retries == 0 {
+		retries = -1 // go-redis reads 0 as "the default, 3"
+	}
+	t := o.Timeout
+	switch o.Mode {
+	case ModeCluster:
+		return goredis.NewClusterClient(&goredis.ClusterOptions{
+			Addrs: o.Addrs, Username: o.Username, Password: o.Password,
+			MaxRetries: retries, DialTimeout: t, DialerRetries: 1, ReadTimeout: t, WriteTimeout: t,
+			ContextTimeoutEnabled: true, PoolSize: o.PoolSize, PoolTimeout: t, PipelinePoolSize: -1,
+			DisableIdentity:          true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+	case ModeRing:
+		addrs := make(map[string]string, len(o.Addrs))
+		for _, a := range o.Addrs {
+			addrs[a] = a // the address names the shard, so the order of Addrs does not matter
+		}
+		return goredis.NewRing(&goredis.RingOptions{
+			Addrs: addrs, Username: o.Username, Password: o.Password, DB: o.DB,
+			MaxRetries: retries, DialTimeout: t, DialerRetries: 1, ReadTimeout: t, WriteTimeout: t,
+			ContextTimeoutEnabled: true, PoolSize: o.PoolSize, PoolTimeout: t, PipelinePoolSize: -1,
+			DisableIdentity: true,
+		})
+	default:
+		return goredis.NewClient(&goredis.Options{
+			Addr: o.Addrs[0], Username: o.Username, Password: o.Password, DB: o.DB,
+			MaxRetries: retries, DialTimeout: t, DialerRetries: 1, ReadTimeout: t, WriteTimeout: t,
+			ContextTimeoutEnabled: true, PoolSize: o.PoolSize, PoolTimeout: t, PipelinePoolSize: -1,
+			DisableIdentity:          true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+	}
+}
+
+// detach returns a context that keeps ctx's values but not its cancellation
+// or deadline, bounded by Timeout instead. A caller that gives up must not
+// make go-redis drop a connection with a reply still in flight.
+func (s *Store) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.opts.Timeout)
+}
+
+// Kinds of op.
+const (
+	opFixed  = iota // an INCRBY in this call's pipeline
+	opJoined        // hits merged into another caller's INCRBY
+	opScript        // an EVALSHA in this call's pipeline
+)
+
+// op is the pending work for one hit.
+type op struct {
+	i      int
+	kind   uint8
+	lead   bool // opFixed: this call leads the key in the coalescer
+	key    string
+	end    int64 // opFixed, opJoined: window end, Unix nanoseconds
+	incr   *goredis.IntCmd
+	b      *batch
+	prefix uint64
+	sc     *script
+	args   []any
+	cmd    *goredis.Cmd
+}
+
+// Apply counts hits[i] and writes the state after it to out[i]; out must be
+// as long as hits. All hits go to Redis in one pipelined round trip, bounded
+// by Options.Timeout whatever ctx's deadline; a ctx that is already done
+// fails at once. Fixed-window hits may be merged with concurrent hits on the
+// same key, and over-limit fixed-window hits may be answered from the local
+// cache with Used = Limit + max(Hits, 1) without being counted. Failures to
+// reach Redis wrap counter.ErrUnavailable; out is then only partly written.
+func (s *Store) Apply(ctx context.Context, now time.Time, hits []counter.Hit, out []counter.Outcome) error {
+	if len(out) != len(hits) {
+		return fmt.Errorf("counter/redis: got %d outcomes for %d hits; pass out with len(out) == len(hits)", len(out), len(hits))
+	}
+	for i := range hits {
+		if hits[i].Window < time.Millisecond {
+			return fmt.Errorf("counter/redis: hit %d (key %q) has window %v; the window must be at least 1ms (fix the limit's unit or window)", i, hits[i].Key, hits[i].Window)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("counter/redis: cannot apply %d hits: %w", len(hits), err)
+	}
+	start := s.opts.Now()
+	err := s.apply(ctx, now.UnixNano(), hits, out)
+	s.m.applyDur.Observe(s.opts.Now().Sub(start).Seconds())
+	if err != nil {
+		s.m.errors.Inc()
+		err = fmt.Errorf("counter/redis: cannot apply %d hits on %s: %w: %w (check that redis is reachable; raise Options.Timeout if it is slow)", len(hits), s.where, counter.ErrUnavailable, err)
+		s.logError(err)
+	}
+	return err
+}
+
+func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []counter.Outcome) error {
+	rctx, cancel := s.detach(ctx)
+	defer cancel()
+	pipe := s.client.Pipeline()
+	ops := make([]op, 0, len(hits))
+	for i := range hits {
+		h := &hits[i]
+		w := int64(h.Window)
+		switch h.Algorithm {
+		case counter.SlidingWindow, counter.TokenBucket:
+			sc, tag := &s.sliding, "s:"
+			if h.Algorithm == counter.TokenBucket {
+				sc, tag = &s.bucket, "t:"
+			}
+			o := op{i: i, kind: opScript, key: s.opts.KeyPrefix + tag + h.Key, sc: sc,
+				args: []any{now / 1000, w / 1000, h.Limit, h.Hits}}
+			o.cmd = pipe.EvalSha(rctx, sc.sha, []string{o.key}, o.args...)
+			ops = append(ops, o)
+		default:
+			idx := floorDiv(now, w)
+			o := op{i: i, kind: opFixed, key: fixedKey(s.opts.KeyPrefix, h.Key, idx), end: (idx + 1) * w}
+			if s.ol != nil && s.ol.over(o.key, h.Limit, now) {
+				out[i] = counter.Outcome{Used: h.Limit + max(h.Hits, 1), ResetAfter: time.Duration(o.end - now)}
+				s.m.cacheHits.Inc()
+				continue
+			}
+			ttl := ceilMs(o.end - now)
+			if s.co != nil {
+				b, prefix, lead := s.co.join(o.key, h.Hits, ttl)
+				if !lead {
+					o.kind, o.b, o.prefix = opJoined, b, prefix
+					ops = append(ops, o)
+					s.m.coalesced.Inc()
+					continue
+				}
+				o.lead = true
+			}
+			o.incr = pipe.IncrBy(rctx, o.key, int64(h.Hits))
+			pipe.Do(rctx, "pexpire", o.key, ttl, "NX")
+			ops = append(ops, o)
+		}
+	}
+	if pipe.Len() > 0 {
+		_, _ = pipe.Exec(rctx) // errors are read per command below
+	}
+	for j := range ops {
+		if ops[j].lead {
+			s.release(ops[j].key)
+		}
+	}
+	s.retryNoScript(rctx, ops)
+
+	var errs []error
+	for j := range ops {
+		o := &ops[j]
+		h := &hits[o.i]
+		switch o.kind {
+		case opScript:
+			v, err := o.cmd.Int64Slice()
+			if err == nil && len(v) != 3 {
+				err = fmt.Errorf("script returned %d values, want 3", len(v))
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out[o.i] = counter.Outcome{Used: uint64(v[0]), Allowed: v[1] == 1, ResetAfter: time.Duration(v[2]) * time.Microsecond}
+		case opFixed:
+			v, err := o.incr.Result()
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out[o.i] = s.fixedOutcome(o, h, v, now)
+		}
+	}
+	for j := range ops {
+		o := &ops[j]
+		if o.kind != opJoined {
+			continue
+		}
+		select {
+		case <-o.b.done:
+		case <-rctx.Done():
+			errs = append(errs, fmt.Errorf("waiting for a merged increment: %w", rctx.Err()))
+			continue
+		}
+		if o.b.err != nil {
+			errs = append(errs, o.b.err)
+			continue
+		}
+		h := &hits[o.i]
+		out[o.i] = s.fixedOutcome(o, h, o.b.total-int64(o.b.sum)+int64(o.prefix)+int64(h.Hits), now)
+	}
+	return errors.Join(errs...)
+}
+
+// fixedOutcome turns a post-increment count into an Outcome and remembers
+// the key when it is over limit.
+func (s *Store) fixedOutcome(o *op, h *counter.Hit, v int64, now int64) counter.Outcome {
+	used := uint64(max(v, 0))
+	allowed := used <= h.Limit
+	if !allowed && s.ol != nil {
+		s.ol.add(o.key, h.Limit, o.end, now)
+	}
+	return counter.Outcome{Used: used, Allowed: allowed, ResetAfter: time.Duration(o.end - now)}
+}
+
+// retryNoScript re-sends with EVAL, in one more pipeline, the scripts a
+// server did not have cached (after a restart or SCRIPT FLUSH). EVAL caches
+// them for the EVALSHA of later calls.
+func (s *Store) retryNoScript(ctx context.Context, ops []op) {
+	var pipe goredis.Pipeliner
+	for j := range ops {
+		o := &ops[j]
+		if o.kind != opScript || !goredis.HasErrorPrefix(o.cmd.Err(), "NOSCRIPT") {
+			continue
+		}
+		if pipe == nil {
+			pipe = s.client.Pipeline()
+		}
+		o.cmd = pipe.Eval(ctx, o.sc.src, []string{o.key}, o.args...)
+	}
+	if pipe != nil {
+		_, _ = pipe.Exec(ctx)
+	}
+}
+
+// release ends this caller's increment of key and sends the hits that were
+// merged meanwhile, if any, from a goroutine the Store waits for on Close.
+func (s *Store) release(key string) {
+	for b := s.co.release(key); b != nil; b = s.co.release(key) {
+		s.mu.RLock()
+		if !s.closed {
+			s.flushes.Add(1)
+			s.mu.RUnlock()
+			go s.flush(b)
+			return
+		}
+		s.mu.RUnlock()
+		b.err = errClosed
+		close(b.done)
+	}
+}
+
+// flush sends a merged increment, wakes its callers and releases the key.
+func (s *Store) flush(b *batch) {
+	defer s.flushes.Done()
+	start := s.opts.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+	pipe := s.client.Pipeline()
+	incr := pipe.IncrBy(ctx, b.key, int64(b.sum))
+	pipe.Do(ctx, "pexpire", b.key, b.ttlMs, "NX")
+	_, _ = pipe.Exec(ctx)
+	cancel()
+	b.total, b.err = incr.Result()
+	s.m.flushDur.Observe(s.opts.Now().Sub(start).Seconds())
+	close(b.done)
+	s.release(b.key)
+}
+
+// Ping checks that every server (each cluster master, each ring shard)
+// answers within Options.Timeout. Its error wraps counter.ErrUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	rctx, cancel := s.detach(ctx)
+	defer cancel()
+	ping := func(ctx context.Context, c *goredis.Client) error { return c.Ping(ctx).Err() }
+	var err error
+	switch c := s.client.(type) {
+	case *goredis.ClusterClient:
+		err = c.ForEachMaster(rctx, ping)
+	case *goredis.Ring:
+		err = c.ForEachShard(rctx, ping)
+	default:
+		err = s.client.Ping(rctx).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("counter/redis: cannot ping %s: %w: %w (check that redis is up and reachable)", s.where, counter.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close waits for merged increments in flight and closes the connections.
+// It may be called more than once; later calls return nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.flushes.Wait()
+	if err := s.client.Close(); err != nil {
+		return fmt.Errorf("counter/redis: cannot close client for %s: %w", s.where, err)
+	}
+	return nil
+}
+
+// logError logs err at most once a second.
+func (s *Store) logError(err error) {
+	now := s.opts.Now().UnixNano()
+	last := s.lastLog.Load()
+	if now-last < int64(time.Second) || !s.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.opts.Logger.Warn("redis counter operation failed", "backend", "redis", "error", err)
+}
+
+// fixedKey is prefix "f:" key ":" window index. The index has no ':', so
+// the key stays unambiguous whatever key holds.
+func fixedKey(prefix, key string, idx int64) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + len(key) + 23)
+	b.WriteString(prefix)
+	b.WriteString("f:")
+	b.WriteString(key)
+	b.WriteByte(':')
+	var num [20]byte
+	b.Write(strconv.AppendInt(num[:0], idx, 10))
+	return b.String()
+}
+
+// floorDiv is a/b rounded towards minus infinity, for b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+// ceilMs rounds nanoseconds up to whole milliseconds, at least 1.
+func ceilMs(ns int64) int64 {
+	return max((ns+int64(time.Millisecond)-1)/int64(time.Millisecond), 1)
+}
