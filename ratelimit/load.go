@@ -82,6 +82,17 @@ func LoadConfig(paths ...string) (*Config, error) {
 	return l.cfg, nil
 }
 
+// ParseConfig loads one domain's YAML from memory, as LoadConfig loads a
+// file; errors name the given file name. Generated configs use it.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	l := loader{cfg: &Config{domains: map[string]*domainConfig{}, files: []string{name}}}
+	l.loadFile(name, data)
+	if len(l.errs) > 0 {
+		return nil, l.errs
+	}
+	return l.cfg, nil
+}
+
 // configFiles lists the files to load for one path.
 func configFiles(path string) ([]string, error) {
 	st, err := os.Stat(path)

@@ -16,11 +16,26 @@ func checkConfig(args []string) int {
 		}
 		return 1
 	}
+	failed := false
+	report := func(err error) {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			failed = true
+		}
+	}
 	cfg, err := ratelimit.LoadConfig(rateLimitPaths(s)...)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	report(err)
+	mc, err := parseMetering(s)
+	report(err)
+	_, err = namespaceOptions(s)
+	report(err)
+	if failed {
 		return 1
 	}
-	fmt.Printf("config ok: %d rate-limit domains\n", len(cfg.Domains()))
+	summary := fmt.Sprintf("config ok: %d rate-limit domains, %d counter namespaces", len(cfg.Domains()), len(s.Counters.Namespaces))
+	if mc != nil {
+		summary += fmt.Sprintf(", %d tenants, %d plans, %d meters", len(mc.Tenants), len(mc.Plans), len(mc.Meters))
+	}
+	fmt.Println(summary)
 	return 0
 }

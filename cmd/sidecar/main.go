@@ -12,6 +12,7 @@ const usage = `Tollgate: rate limiting, edge auth and metering beside Envoy.
 Usage:
   sidecar serve [flags]          run the sidecar (gRPC + HTTP)
   sidecar check-config [flags]   validate the configuration and exit
+  sidecar counter <op> [flags]   add to, read or clear a counter of a running sidecar
   sidecar help                   show this help
 
 Run 'sidecar <command> --help' for the flags of a command.
@@ -32,6 +33,8 @@ func run(args []string) int {
 		return serve(args[1:])
 	case "check-config":
 		return checkConfig(args[1:])
+	case "counter":
+		return counterCmd(args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	alsv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,8 +23,11 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/tollgate/tollgate/counter/api"
+	"github.com/tollgate/tollgate/counter/counterpb"
 	"github.com/tollgate/tollgate/envoy"
 	"github.com/tollgate/tollgate/internal/settings"
+	"github.com/tollgate/tollgate/metering/httpapi"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -57,18 +62,35 @@ type listeners struct {
 }
 
 // runServer builds every component from s, serves until ctx is done, then
-// drains: health NOT_SERVING, graceful gRPC stop, HTTP shutdown, backends
-// closed. ready, when not nil, receives the bound addresses once serving.
+// drains: health NOT_SERVING, graceful gRPC stop, HTTP shutdown, counters
+// drained and backends closed. ready, when not nil, receives the bound addresses once serving.
 func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, ready chan<- listeners) error {
 	start := time.Now()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	meterCfg, err := parseMetering(s)
+	if err != nil {
+		return fmt.Errorf("cannot load the metering config:\n%w", err)
+	}
+	nsOpts, err := namespaceOptions(s)
+	if err != nil {
+		return err
+	}
+	meteringNamespaces(meterCfg, nsOpts)
 
 	backend, err := openBackend(s, logger, reg)
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
+
+	counters, err := openCounters(ctx, s, nsOpts, logger.With("component", "counters"), reg)
+	if err != nil {
+		return fmt.Errorf("cannot open the counter store (counters.store %s): %w", s.Counters.Store, err)
+	}
+	defer counters.Close()
+	counterAPI := api.NewServer(counters)
 
 	cfg, err := ratelimit.LoadConfig(rateLimitPaths(s)...)
 	if err != nil {
@@ -92,6 +114,20 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+
+	var meter *meteringService
+	meterDone := make(chan error, 1)
+	if meterCfg != nil {
+		meter, err = openMetering(meterCfg, s, counters, backend, logger.With("component", "metering"), reg)
+		if err != nil {
+			return fmt.Errorf("cannot start metering: %w", err)
+		}
+		// Closed after the gRPC server stops, before the counters close (LIFO).
+		defer meter.Close()
+		go func() { meterDone <- meter.Run(runCtx) }()
+	} else {
+		meterDone <- nil
+	}
 	watchDone := make(chan error, 1)
 	if s.RateLimit.Config != "" {
 		go func() {
@@ -120,6 +156,11 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 
 	grpcSrv := grpc.NewServer(grpc.UnaryInterceptor(observeLatency(latency)))
 	rlsv3.RegisterRateLimitServiceServer(grpcSrv, rls)
+	counterpb.RegisterCounterServiceServer(grpcSrv, counterAPI)
+	if meter != nil {
+		authv3.RegisterAuthorizationServer(grpcSrv, envoy.NewAuthorizationServer(meter))
+		alsv3.RegisterAccessLogServiceServer(grpcSrv, envoy.NewAccessLogServer(meter))
+	}
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	reflection.Register(grpcSrv)
@@ -133,10 +174,19 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 			http.Error(w, "not ready: "+s.Backend+" backend: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
+		if _, err := counters.store.LastWrite(pctx, "_tollgate", "readyz"); err != nil {
+			http.Error(w, "not ready: "+s.Counters.Store+" event store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/json", rls.JSONHandler())
+	mux.Handle("/v1/counter/", counterAPI.Handler())
+	if meter != nil {
+		mux.Handle("/v1/usage", httpapi.UsageHandler(meter.reporter))
+		mux.Handle("/v1/export", httpapi.ExportHandler(meter.reporter))
+	}
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	gl, err := net.Listen("tcp", s.GRPCAddr)
@@ -154,8 +204,8 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	logger.Info("sidecar serving",
 		"grpc_addr", gl.Addr().String(), "http_addr", hl.Addr().String(),
-		"backend", s.Backend, "ratelimit_config", s.RateLimit.Config,
-		"domains", len(cfg.Domains()), "startup", time.Since(start).Round(time.Millisecond))
+		"backend", s.Backend, "counter_store", s.Counters.Store, "ratelimit_config", s.RateLimit.Config,
+		"domains", len(cfg.Domains()), "metering", meter != nil, "startup", time.Since(start).Round(time.Millisecond))
 	if ready != nil {
 		ready <- listeners{GRPC: gl.Addr().String(), HTTP: hl.Addr().String()}
 	}
@@ -183,6 +233,9 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	cancel()
 	if err := <-watchDone; err != nil && !errors.Is(err, context.Canceled) {
 		logger.Warn("config watcher stopped", "err", err)
+	}
+	if err := <-meterDone; err != nil && !errors.Is(err, context.Canceled) {
+		logger.Warn("metering stopped", "err", err)
 	}
 	logger.Info("sidecar stopped")
 	return runErr

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -37,6 +38,64 @@ type Settings struct {
 	Backend string `yaml:"backend"`
 	// Redis configures the redis backend.
 	Redis Redis `yaml:"redis"`
+	// Counters configures the counter namespaces and their durable store.
+	Counters Counters `yaml:"counters"`
+	// Metering is the metering section (tenants, plans, meters), kept as a
+	// YAML node so its own parser can report file:line errors.
+	Metering yaml.Node `yaml:"metering"`
+	// File is the settings file these settings were loaded from, if any.
+	File string `yaml:"-"`
+}
+
+// Counters configures the counter API's namespaces and the durable event
+// store of the eventual and accurate ones.
+type Counters struct {
+	// Store is the event store: pebble (embedded, under data_dir/events) or
+	// cassandra. Default: pebble.
+	Store string `yaml:"store"`
+	// Cassandra configures the cassandra store.
+	Cassandra Cassandra `yaml:"cassandra"`
+	// Namespaces maps each namespace name to its settings. Default: three
+	// namespaces named best_effort, eventual and accurate, of those types.
+	Namespaces map[string]Namespace `yaml:"namespaces"`
+}
+
+// Namespace configures one counter namespace; zero durations take the
+// counter package's defaults.
+type Namespace struct {
+	// Type is best_effort, eventual or accurate. Required.
+	Type string `yaml:"type"`
+	// AcceptLimit is how old an add's idempotency token may be. Default: 5s.
+	AcceptLimit time.Duration `yaml:"accept_limit"`
+	// FutureLimit is how far ahead of now a token may be. Default: 1s.
+	FutureLimit time.Duration `yaml:"future_limit"`
+	// ClockSkew is the rollup's margin for clock differences. Default: 1s.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// CoalesceWindow coalesces rollup requests of one counter. Default: 1s.
+	CoalesceWindow time.Duration `yaml:"coalesce_window"`
+	// Retention is how long events are kept. Default: 7 days.
+	Retention time.Duration `yaml:"retention"`
+	// MaxReadGap bounds an accurate read's live scan. Default: 1m.
+	MaxReadGap time.Duration `yaml:"max_read_gap"`
+}
+
+// Cassandra configures the cassandra event store.
+type Cassandra struct {
+	// Hosts are contact points, host or host:port. Default: 127.0.0.1:9042.
+	Hosts []string `yaml:"hosts"`
+	// Keyspace is created when missing. Default: tollgate.
+	Keyspace string `yaml:"keyspace"`
+	// ReplicationFactor selects SimpleStrategy with that factor. Default: 1
+	// when DataCenters is empty.
+	ReplicationFactor int `yaml:"replication_factor"`
+	// DataCenters selects NetworkTopologyStrategy: data center -> factor.
+	DataCenters map[string]int `yaml:"datacenters"`
+	// LocalDC routes queries to that data center (LOCAL_* consistency).
+	LocalDC string `yaml:"local_dc"`
+	// Consistency is the read and write consistency. Default: LOCAL_QUORUM.
+	Consistency string `yaml:"consistency"`
+	// Timeout bounds one query. Default: 2s.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // RateLimit configures the rate-limit service.
@@ -97,6 +156,17 @@ func (s *Settings) EnsureDefaults() {
 	if s.Redis.Timeout == 0 {
 		s.Redis.Timeout = 50 * time.Millisecond
 	}
+	def(&s.Counters.Store, "pebble")
+	if len(s.Counters.Cassandra.Hosts) == 0 {
+		s.Counters.Cassandra.Hosts = []string{"127.0.0.1:9042"}
+	}
+	if s.Counters.Namespaces == nil {
+		s.Counters.Namespaces = map[string]Namespace{
+			"best_effort": {Type: "best_effort"},
+			"eventual":    {Type: "eventual"},
+			"accurate":    {Type: "accurate"},
+		}
+	}
 }
 
 // Validate reports every problem at once, each naming the setting and a fix.
@@ -115,6 +185,10 @@ func (s *Settings) Validate() error {
 	oneOf("log_level", s.LogLevel, "debug", "info", "warn", "error")
 	oneOf("ratelimit.failure_mode", s.RateLimit.FailureMode, "fail_open", "fail_closed")
 	oneOf("redis.mode", s.Redis.Mode, "single", "cluster", "ring")
+	oneOf("counters.store", s.Counters.Store, "pebble", "cassandra")
+	for _, name := range sortedKeys(s.Counters.Namespaces) {
+		oneOf("counters.namespaces."+name+".type", s.Counters.Namespaces[name].Type, "best_effort", "eventual", "accurate")
+	}
 	if s.Redis.Timeout < 0 {
 		bad("redis.timeout: %s is negative; use e.g. 50ms", s.Redis.Timeout)
 	}
@@ -128,6 +202,15 @@ func (s *Settings) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Addrs parses URL into host:port addresses.
@@ -168,6 +251,7 @@ func Load(path string) (*Settings, error) {
 		return nil, positioned(path, err)
 	}
 	s.resolvePaths(filepath.Dir(path))
+	s.File = path
 	return &s, nil
 }
 

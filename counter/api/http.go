@@ -1,0 +1,192 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/tollgate/tollgate/counter/global"
+)
+
+// maxBody bounds one HTTP request body (a batch of adds fits).
+const maxBody = 8 << 20
+
+// jsonToken is Netflix's idempotency token in JSON.
+type jsonToken struct {
+	Token          string `json:"token"`
+	GenerationTime string `json:"generation_time"`
+}
+
+// jsonRequest is the body of every counter call.
+type jsonRequest struct {
+	Namespace        string     `json:"namespace"`
+	CounterName      string     `json:"counter_name"`
+	Delta            *int64     `json:"delta"`
+	IdempotencyToken *jsonToken `json:"idempotency_token"`
+}
+
+type jsonBatch struct {
+	Requests []jsonRequest `json:"requests"`
+}
+
+type countBody struct {
+	Count int64 `json:"count"`
+}
+
+// errBadRequest marks request bodies the caller must fix.
+var errBadRequest = errors.New("bad request")
+
+func (r *jsonRequest) token(field string) (global.IdempotencyToken, error) {
+	if r.IdempotencyToken == nil {
+		return global.IdempotencyToken{}, nil
+	}
+	tok := global.IdempotencyToken{Token: r.IdempotencyToken.Token}
+	if r.IdempotencyToken.GenerationTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, r.IdempotencyToken.GenerationTime)
+		if err != nil {
+			return tok, fmt.Errorf("%w: %s.generation_time %q is not RFC 3339 (e.g. \"2026-11-27T15:04:05.123Z\")", errBadRequest, field, r.IdempotencyToken.GenerationTime)
+		}
+		tok.GenerationTime = t
+	}
+	return tok, nil
+}
+
+func (r *jsonRequest) delta(field string) (int64, error) {
+	if r.Delta == nil {
+		return 0, fmt.Errorf("%w: %s.delta is missing (a whole number, may be negative)", errBadRequest, field)
+	}
+	return *r.Delta, nil
+}
+
+// Handler returns the HTTP JSON API, to be mounted at "/v1/counter/".
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/counter/add", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
+		d, err := req.delta("request")
+		if err != nil {
+			return nil, err
+		}
+		tok, err := req.token("idempotency_token")
+		if err != nil {
+			return nil, err
+		}
+		return struct{}{}, s.c.AddCount(r.Context(), req.Namespace, req.CounterName, d, tok)
+	}))
+	mux.HandleFunc("POST /v1/counter/addAndGet", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
+		d, err := req.delta("request")
+		if err != nil {
+			return nil, err
+		}
+		tok, err := req.token("idempotency_token")
+		if err != nil {
+			return nil, err
+		}
+		n, err := s.c.AddAndGetCount(r.Context(), req.Namespace, req.CounterName, d, tok)
+		return countBody{n}, err
+	}))
+	mux.HandleFunc("POST /v1/counter/get", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
+		n, err := s.c.GetCount(r.Context(), req.Namespace, req.CounterName)
+		return countBody{n}, err
+	}))
+	mux.HandleFunc("POST /v1/counter/clear", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
+		tok, err := req.token("idempotency_token")
+		if err != nil {
+			return nil, err
+		}
+		return countBody{0}, s.c.ClearCount(r.Context(), req.Namespace, req.CounterName, tok)
+	}))
+	mux.HandleFunc("POST /v1/counter/batchAdd", s.batchAdd)
+	mux.HandleFunc("/v1/counter/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found",
+			fmt.Sprintf("no counter operation %s %s; use POST /v1/counter/add, addAndGet, get, clear or batchAdd", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// decode reads a JSON body strictly: unknown fields and trailing data are errors.
+func decode(r *http.Request, w http.ResponseWriter, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return fmt.Errorf("%w: cannot read the body (at most %d bytes): %v", errBadRequest, maxBody, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: malformed JSON body: %v", errBadRequest, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: malformed JSON body: data after the object", errBadRequest)
+	}
+	return nil
+}
+
+func (s *Server) serve(op func(*http.Request, *jsonRequest) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req jsonRequest
+		if err := decode(r, w, &req); err != nil {
+			writeErr(w, err)
+			return
+		}
+		out, err := op(r, &req)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+func (s *Server) batchAdd(w http.ResponseWriter, r *http.Request) {
+	var b jsonBatch
+	if err := decode(r, w, &b); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if len(b.Requests) > maxBatch {
+		writeErr(w, fmt.Errorf("%w: batch of %d adds is over the limit of %d; split it", errBadRequest, len(b.Requests), maxBatch))
+		return
+	}
+	reqs := make([]global.AddRequest, len(b.Requests))
+	for i := range b.Requests {
+		field := fmt.Sprintf("requests[%d]", i)
+		d, err := b.Requests[i].delta(field)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		tok, err := b.Requests[i].token(field + ".idempotency_token")
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		reqs[i] = global.AddRequest{Namespace: b.Requests[i].Namespace, Counter: b.Requests[i].CounterName, Delta: d, Token: tok}
+	}
+	if err := s.c.BatchAdd(r.Context(), reqs); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	if errors.Is(err, errBadRequest) {
+		writeError(w, http.StatusBadRequest, "invalid_argument", err.Error())
+		return
+	}
+	c := classify(err)
+	writeError(w, c.http, c.name, err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+}

@@ -1,0 +1,166 @@
+package global
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/tollgate/tollgate/counter/pebble"
+)
+
+// benchCounters returns Counters over a Pebble store on the real filesystem,
+// with the real clock.
+func benchCounters(b *testing.B) *Counters {
+	b.Helper()
+	s, err := pebble.Open(pebble.Options{FS: vfs.Default, Dir: b.TempDir(), Now: time.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	c, err := New(Options{Store: s, Namespaces: testNamespaces, Now: time.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// p99 returns the 99th percentile of the recorded latencies.
+func p99(lat [][]time.Duration) time.Duration {
+	all := slices.Concat(lat...)
+	if len(all) == 0 {
+		return 0
+	}
+	slices.Sort(all)
+	return all[len(all)*99/100]
+}
+
+// BenchmarkAddCount measures durably acknowledged adds per second with many
+// goroutines calling AddCount (one event each) or BatchAdd (32 events), over
+// 1,000 counters, and reports the p99 acknowledgement latency.
+func BenchmarkAddCount(b *testing.B) {
+	for _, bc := range []struct {
+		ns             string
+		workers, batch int
+	}{{"ev", 64, 1}, {"ev", 128, 1}, {"ev", 256, 1}, {"acc", 256, 1}, {"ev", 16, 32}} {
+		name := bc.ns + "/workers=" + strconv.Itoa(bc.workers) + "/batch=" + strconv.Itoa(bc.batch)
+		b.Run(name, func(b *testing.B) {
+			c := benchCounters(b)
+			b.ReportAllocs()
+			var next atomic.Int64
+			lat := make([][]time.Duration, bc.workers)
+			var wg sync.WaitGroup
+			ctx := context.Background()
+			b.ResetTimer()
+			start := time.Now()
+			for w := range bc.workers {
+				wg.Go(func() {
+					reqs := make([]AddRequest, bc.batch)
+					for {
+						n := next.Add(int64(bc.batch))
+						if n > int64(b.N) {
+							return
+						}
+						t := time.Now()
+						var err error
+						if bc.batch == 1 {
+							err = c.AddCount(ctx, bc.ns, "c"+strconv.Itoa(int(n%1000)), 1, IdempotencyToken{Token: strconv.FormatInt(n, 36), GenerationTime: t})
+						} else {
+							for j := range reqs {
+								i := n - int64(j)
+								reqs[j] = AddRequest{bc.ns, "c" + strconv.Itoa(int(i%1000)), 1, IdempotencyToken{Token: strconv.FormatInt(i, 36), GenerationTime: t}}
+							}
+							err = c.BatchAdd(ctx, reqs)
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						lat[w] = append(lat[w], time.Since(t))
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(p99(lat).Microseconds())/1000, "p99-ms")
+		})
+	}
+}
+
+// BenchmarkAccurateGetCount measures GetCount of an Accurate counter in
+// circulation: a writer adds to it about 1,000 times a second while the
+// rollup workers keep its checkpoint close to now. Reports the p99 latency.
+func BenchmarkAccurateGetCount(b *testing.B) {
+	c := benchCounters(b)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if err := c.AddCount(ctx, "acc", "hot", 1, IdempotencyToken{Token: strconv.Itoa(i), GenerationTime: time.Now()}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(DefaultAcceptLimit + DefaultClockSkew + 2*DefaultCoalesceWindow) // reach the steady state
+	b.ReportAllocs()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t := time.Now()
+		if _, err := c.GetCount(ctx, "acc", "hot"); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(p99([][]time.Duration{lat}).Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkEventualConvergence measures, with the default options and the
+// real clock, the time from the last add to an Eventual counter until
+// GetCount returns the true count. Run it with -benchtime=1x (each iteration
+// takes about AcceptLimit + ClockSkew).
+func BenchmarkEventualConvergence(b *testing.B) {
+	c := benchCounters(b)
+	ctx := context.Background()
+	var total time.Duration
+	for i := range b.N {
+		name := "conv" + strconv.Itoa(i)
+		for j := range 100 {
+			if err := c.AddCount(ctx, "ev", name, 1, IdempotencyToken{Token: strconv.Itoa(j), GenerationTime: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		last := time.Now()
+		for {
+			n, err := c.GetCount(ctx, "ev", name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n == 100 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		total += time.Since(last)
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "convergence-s")
+}

@@ -1,0 +1,73 @@
+// Package global implements Tollgate's counter API (AddCount,
+// AddAndGetCount, GetCount, ClearCount, BatchAdd, Sum) over three counter
+// types, following Netflix's distributed counter design.
+//
+// # Types
+//
+// A namespace has one type (NamespaceOptions.Type):
+//
+//   - best_effort: an int64 per counter in process memory. No idempotency
+//     (tokens are optional and ignored), no durability: counts are lost on
+//     restart and are per process. For A/B tests and similar.
+//   - eventual: every add and clear is an immutable event in the durable
+//     counter.EventStore (Pebble or Cassandra), acknowledged once durable.
+//     Reads return the last rollup checkpoint: the count lags the latest adds
+//     by about AcceptLimit + ClockSkew (6 s by default) and converges to the
+//     exact count.
+//   - accurate: stored like eventual; a read is the checkpoint plus an
+//     Aggregate of the events after it, so it includes every acknowledged add
+//     (AddAndGetCount includes the caller's own).
+//
+// # Idempotency and time windows
+//
+// An event is identified by (namespace, counter, token generation time,
+// token), so retries and hedges with one token count once. Nothing about a
+// token is remembered outside the event log: an add whose append failed left
+// no trace and its retry is stored normally. Adds and clears are refused
+// (ErrInvalidArgument) when their generation time is more than AcceptLimit
+// before the server's clock or more than FutureLimit after it.
+//
+// # Rollups
+//
+// After an append, the counter is queued on one of Options.Queues in-memory
+// queues, chosen by an xxhash of the counter, due CoalesceWindow later;
+// repeated requests for a queued counter coalesce. Each queue's worker rolls
+// up due counters, BatchSize in parallel. A rollup folds the events in
+// (checkpoint.At, now - AcceptLimit - ClockSkew] into the checkpoint and
+// saves it to the store and to an in-process cache as one value (count and
+// time together). Because adds older than AcceptLimit are refused, that window
+// no longer changes, so rollups need no locks: concurrent rollups of one
+// counter, in one process or several sharing a store, compute the same
+// checkpoint, and the store never moves a checkpoint backwards. A counter
+// stays in circulation (is queued again, after the coalesce window or as soon
+// as the window can cover its last write) while its last write is after its
+// checkpoint. GetCount also queues a rollup, which repairs counters whose
+// rollup was lost.
+//
+// An accurate read of a counter whose checkpoint is older than MaxReadGap
+// rolls it up first, so a read scans at most a short span of events.
+//
+// # What can be lost or be late
+//
+//   - best_effort counts: on restart.
+//   - Queued rollups: on a crash or when a queue is full (counted in
+//     tollgate_counter_rollup_dropped_total). The events are durable; the
+//     eventual count stays stale until the counter is read or written again.
+//   - An add whose append takes longer than ClockSkew may land in a window a
+//     concurrent rollup already closed; the checkpoint then misses it (counted
+//     in tollgate_counter_slow_appends_total). Keep ClockSkew well above the
+//     store's append latency and the clock differences between processes.
+//   - Overflow checks compare a delta with the last known count (the cached
+//     checkpoint for durable types); concurrent adds are not included.
+//   - Events older than Retention may be deleted once a checkpoint covers
+//     them; Sum over older windows is then short.
+//
+// # Lifecycle
+//
+// New starts the workers; Close stops them after one last rollup of the
+// queued counters and does not close the store. Metrics go to
+// Options.Registerer: tollgate_counter_api_duration_seconds{type,op},
+// tollgate_counter_rollups_total{result}, tollgate_counter_rollup_lag_seconds,
+// tollgate_counter_rollup_queue_depth, tollgate_counter_rollup_dropped_total
+// and tollgate_counter_slow_appends_total.
+package global

@@ -1,0 +1,262 @@
+package global
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tollgate/tollgate/counter"
+)
+
+// Type is the counter type of a namespace.
+type Type uint8
+
+const (
+	// BestEffort counts in process memory: fast, no idempotency, lost on
+	// restart.
+	BestEffort Type = iota + 1
+	// Eventual counts durable, idempotent events and reads a background rollup:
+	// the count lags the latest adds by about AcceptLimit + ClockSkew.
+	Eventual
+	// Accurate counts like Eventual but reads the last rollup plus the events
+	// after it, so a read includes every acknowledged add.
+	Accurate
+)
+
+// String returns the configuration name of t.
+func (t Type) String() string {
+	switch t {
+	case BestEffort:
+		return "best_effort"
+	case Eventual:
+		return "eventual"
+	case Accurate:
+		return "accurate"
+	}
+	return "unknown"
+}
+
+// ParseType parses a configuration name ("best_effort", "eventual",
+// "accurate").
+func ParseType(s string) (Type, error) {
+	for _, t := range []Type{BestEffort, Eventual, Accurate} {
+		if s == t.String() {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("counter/global: unknown counter type %q (use best_effort, eventual or accurate)", s)
+}
+
+// Defaults of NamespaceOptions and Options.
+const (
+	DefaultAcceptLimit    = 5 * time.Second
+	DefaultFutureLimit    = time.Second
+	DefaultClockSkew      = time.Second
+	DefaultCoalesceWindow = time.Second
+	DefaultRetention      = 7 * 24 * time.Hour
+	DefaultMaxReadGap     = time.Minute
+	DefaultQueues         = 8
+	DefaultBatchSize      = 32
+	DefaultMaxQueued      = 100_000
+	DefaultPollInterval   = 50 * time.Millisecond
+	DefaultMaxCached      = 1 << 20
+	DefaultRollupTimeout  = 5 * time.Second
+	DefaultDrainTimeout   = 5 * time.Second
+	// MaxNameLen is the longest counter name, and idempotency token, in bytes.
+	MaxNameLen = 256
+)
+
+// NamespaceOptions configures one namespace. The zero value of a field means
+// its default; only Type is required. Durations other than Type-specific
+// ones are ignored for BestEffort.
+type NamespaceOptions struct {
+	// Type is the counter type. Required.
+	Type Type
+	// AcceptLimit is how old an add's generation time may be: adds older than
+	// now - AcceptLimit are refused, which makes every rollup window ending
+	// before now - AcceptLimit - ClockSkew immutable. Retries must happen
+	// within it. Default: DefaultAcceptLimit (5s).
+	AcceptLimit time.Duration
+	// FutureLimit is how far an add's generation time may be ahead of now
+	// (client clock skew). Default: DefaultFutureLimit (1s).
+	FutureLimit time.Duration
+	// ClockSkew is the margin for clock differences between the processes
+	// sharing the store: rollups stop at now - AcceptLimit - ClockSkew.
+	// Default: DefaultClockSkew (1s).
+	ClockSkew time.Duration
+	// CoalesceWindow is how long a rollup request waits so repeated requests
+	// for one counter coalesce into one rollup, and the rollup period of a
+	// counter that keeps being written. Default: DefaultCoalesceWindow (1s).
+	CoalesceWindow time.Duration
+	// Retention is how long events are kept (they are also kept until rolled
+	// up). Pass Options.Retentions to the store. Default: DefaultRetention
+	// (7 days).
+	Retention time.Duration
+	// MaxReadGap bounds an Accurate read: when the counter's checkpoint is
+	// older than this, GetCount rolls it up before reading the events after
+	// it. Default: DefaultMaxReadGap (1 minute).
+	MaxReadGap time.Duration
+}
+
+// ensureDefaults fills the zero fields of o.
+func (o *NamespaceOptions) ensureDefaults() {
+	setDefault(&o.AcceptLimit, DefaultAcceptLimit)
+	setDefault(&o.FutureLimit, DefaultFutureLimit)
+	setDefault(&o.ClockSkew, DefaultClockSkew)
+	setDefault(&o.CoalesceWindow, DefaultCoalesceWindow)
+	setDefault(&o.Retention, DefaultRetention)
+	setDefault(&o.MaxReadGap, DefaultMaxReadGap)
+}
+
+// validate reports the problems of the namespace named ns.
+func (o *NamespaceOptions) validate(ns string) []error {
+	var errs []error
+	if o.Type < BestEffort || o.Type > Accurate {
+		errs = append(errs, fmt.Errorf("counter/global: namespace %q: type is not set (use best_effort, eventual or accurate)", ns))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"accept_limit", o.AcceptLimit}, {"future_limit", o.FutureLimit}, {"clock_skew", o.ClockSkew},
+		{"coalesce_window", o.CoalesceWindow}, {"retention", o.Retention}, {"max_read_gap", o.MaxReadGap},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("counter/global: namespace %q: %s %v is negative (use a positive duration, or 0 for the default)", ns, d.name, d.v))
+		}
+	}
+	if o.Retention > 0 && o.Retention <= o.AcceptLimit+o.ClockSkew {
+		errs = append(errs, fmt.Errorf("counter/global: namespace %q: retention %v is not longer than accept_limit + clock_skew %v (use a longer retention)", ns, o.Retention, o.AcceptLimit+o.ClockSkew))
+	}
+	return errs
+}
+
+// Options configures New. The zero value of a field means its default.
+type Options struct {
+	// Store is the durable event store of the Eventual and Accurate
+	// namespaces. Required when there is one. Counters does not close it.
+	Store counter.EventStore
+	// Namespaces maps each namespace name to its options. Requests for other
+	// namespaces fail with ErrUnknownNamespace.
+	Namespaces map[string]NamespaceOptions
+	// Queues is the number of rollup queues, each with its own worker; a
+	// counter always lands on the same queue. Default: DefaultQueues (8).
+	Queues int
+	// BatchSize is how many counters a worker rolls up in parallel.
+	// Default: DefaultBatchSize (32).
+	BatchSize int
+	// MaxQueued is the most counters one queue holds; rollup requests beyond
+	// it are dropped (counted in tollgate_counter_rollup_dropped_total) and
+	// repaired by the next read. Default: DefaultMaxQueued (100,000).
+	MaxQueued int
+	// PollInterval is how often a worker looks for due rollups.
+	// Default: DefaultPollInterval (50ms).
+	PollInterval time.Duration
+	// MaxCached is the most checkpoints cached in memory; beyond it random
+	// entries are evicted. Default: DefaultMaxCached (1,048,576).
+	MaxCached int
+	// RollupTimeout bounds the store calls of one rollup.
+	// Default: DefaultRollupTimeout (5s).
+	RollupTimeout time.Duration
+	// DrainTimeout bounds Close's final rollup of the queued counters.
+	// Default: DefaultDrainTimeout (5s).
+	DrainTimeout time.Duration
+	// Now is the clock. Required (pass time.Now).
+	Now func() time.Time
+	// Logger receives rollup errors. Default: discard.
+	Logger *slog.Logger
+	// Registerer receives the metrics. Default: a private registry (metrics
+	// are not exported).
+	Registerer prometheus.Registerer
+}
+
+// EnsureDefaults fills the zero fields of o and of its namespaces.
+func (o *Options) EnsureDefaults() {
+	setDefault(&o.Queues, DefaultQueues)
+	setDefault(&o.BatchSize, DefaultBatchSize)
+	setDefault(&o.MaxQueued, DefaultMaxQueued)
+	setDefault(&o.PollInterval, DefaultPollInterval)
+	setDefault(&o.MaxCached, DefaultMaxCached)
+	setDefault(&o.RollupTimeout, DefaultRollupTimeout)
+	setDefault(&o.DrainTimeout, DefaultDrainTimeout)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	ns := make(map[string]NamespaceOptions, len(o.Namespaces))
+	for name, n := range o.Namespaces {
+		n.ensureDefaults()
+		ns[name] = n
+	}
+	o.Namespaces = ns
+}
+
+// Validate reports every problem of o in one error, or nil. Call it after
+// EnsureDefaults.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Now == nil {
+		errs = append(errs, errors.New("counter/global: Now is required (pass time.Now)"))
+	}
+	names := make([]string, 0, len(o.Namespaces))
+	for name := range o.Namespaces {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	durable := false
+	for _, name := range names {
+		n := o.Namespaces[name]
+		if name == "" || len(name) > MaxNameLen {
+			errs = append(errs, fmt.Errorf("counter/global: namespace name %q must be 1 to %d bytes (rename it)", name, MaxNameLen))
+		}
+		errs = append(errs, n.validate(name)...)
+		durable = durable || n.Type == Eventual || n.Type == Accurate
+	}
+	if durable && o.Store == nil {
+		errs = append(errs, errors.New("counter/global: Store is required by the eventual and accurate namespaces (open counter/pebble or counter/cassandra)"))
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"Queues", o.Queues}, {"BatchSize", o.BatchSize}, {"MaxQueued", o.MaxQueued}, {"MaxCached", o.MaxCached}} {
+		if c.v < 0 {
+			errs = append(errs, fmt.Errorf("counter/global: %s %d is negative (use a positive number, or 0 for the default)", c.name, c.v))
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"PollInterval", o.PollInterval}, {"RollupTimeout", o.RollupTimeout}, {"DrainTimeout", o.DrainTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("counter/global: %s %v is negative (use a positive duration, or 0 for the default)", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Retentions returns the event retention of each Eventual and Accurate
+// namespace, for the store's per-namespace retention (for example
+// pebble.Options.NamespaceRetention). Call it after EnsureDefaults.
+func (o *Options) Retentions() map[string]time.Duration {
+	r := make(map[string]time.Duration)
+	for name, n := range o.Namespaces {
+		if n.Type == Eventual || n.Type == Accurate {
+			r[name] = n.Retention
+		}
+	}
+	return r
+}
+
+// setDefault sets *v to def when it is zero.
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}

@@ -1,0 +1,379 @@
+package pebble
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/tollgate/tollgate/counter"
+)
+
+// ErrClosed is returned by every method of a closed Store except Close.
+var ErrClosed = errors.New("counter/pebble: store is closed (open a new one)")
+
+// ErrFailed marks every Append after a write to the write-ahead log failed.
+// Pebble cannot tell which writes reached the disk then, so the store refuses
+// further writes; restart the process to recover from the synced log.
+var ErrFailed = errors.New("counter/pebble: write-ahead log write failed; the store refuses writes until the process restarts")
+
+// ErrCorrupt marks a stored key or value that does not decode.
+var ErrCorrupt = errors.New("counter/pebble: corrupt record")
+
+// stripes is the number of locks serializing SaveCheckpoint per counter.
+const stripes = 256
+
+// ctxCheckEvery is how many events a scan folds between context checks.
+const ctxCheckEvery = 1024
+
+// Store is an embedded counter.EventStore on Pebble. All methods are safe for
+// concurrent use.
+type Store struct {
+	db   *pebble.DB
+	opts Options
+	log  *slog.Logger
+
+	// mu guards closed: methods hold it shared, Close exclusively.
+	mu     sync.RWMutex
+	closed bool
+	done   chan struct{}
+	// reqs feeds the committers; Close closes it under mu.
+	reqs       chan *appendReq
+	committers sync.WaitGroup
+	// failed is set when a commit failed fatally; see ErrFailed.
+	failed atomic.Bool
+
+	cpLocks [stripes]sync.Mutex
+	// sweepMu serializes DeleteExpired.
+	sweepMu sync.Mutex
+}
+
+// Open opens or creates the store in opts.Dir.
+func Open(opts Options) (*Store, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger.With("component", "counter/pebble")
+	db, err := pebble.Open(opts.Dir, &pebble.Options{
+		FS:                 opts.FS,
+		Logger:             pebbleLogger{log},
+		CacheSize:          opts.CacheSize,
+		MemTableSize:       opts.MemTableSize,
+		FormatMajorVersion: pebble.FormatNewest,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("counter/pebble: cannot open %q: %w (check the directory exists, is writable and is not open in another process)", opts.Dir, err)
+	}
+	s := &Store{db: db, opts: opts, log: log, done: make(chan struct{}), reqs: make(chan *appendReq, opts.MaxCommitEvents)}
+	for range opts.Committers {
+		s.committers.Go(func() { s.commitLoop(s.reqs) })
+	}
+	return s, nil
+}
+
+// Append makes events durable (synced to the write-ahead log) before it
+// returns; all of them are written in one atomic batch. Concurrent calls are
+// committed together (group commit): one batch and one fsync for all the
+// calls waiting. ctx is checked before queueing; once queued, Append waits for
+// the commit. Re-appending a stored identity overwrites it; with
+// the same Delta and Clear that changes nothing.
+func (s *Store) Append(ctx context.Context, events []counter.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.failed.Load() {
+		return ErrFailed
+	}
+	r := reqPool.Get().(*appendReq)
+	r.events = events
+	s.reqs <- r
+	err := <-r.done
+	r.events = nil
+	reqPool.Put(r)
+	if err != nil {
+		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+// Aggregate folds the counter's events with from < Time <= to, in (Time, ID)
+// order.
+func (s *Store) Aggregate(ctx context.Context, namespace, counterName string, from, to time.Time) (counter.Aggregate, error) {
+	var agg counter.Aggregate
+	if !to.After(from) {
+		return agg, nil
+	}
+	err := s.scan(ctx, namespace, counterName, from.Add(time.Nanosecond), to.Add(time.Nanosecond), func(clear bool, delta int64) {
+		agg.Events++
+		if clear {
+			agg.Cleared = true
+			agg.Sum = 0
+			return
+		}
+		agg.Sum += delta
+	})
+	if err != nil {
+		return counter.Aggregate{}, fmt.Errorf("counter/pebble: cannot aggregate %q/%q: %w", namespace, counterName, err)
+	}
+	return agg, nil
+}
+
+// Sum returns the sum of the deltas of the counter's non-clear events with
+// from <= Time < to.
+func (s *Store) Sum(ctx context.Context, namespace, counterName string, from, to time.Time) (int64, error) {
+	var sum int64
+	if !to.After(from) {
+		return 0, nil
+	}
+	err := s.scan(ctx, namespace, counterName, from, to, func(clear bool, delta int64) {
+		if !clear {
+			sum += delta
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("counter/pebble: cannot sum %q/%q: %w", namespace, counterName, err)
+	}
+	return sum, nil
+}
+
+// scan calls fn for each event of the counter with lo <= Time < hi, in
+// (Time, ID) order.
+func (s *Store) scan(ctx context.Context, namespace, counterName string, lo, hi time.Time, fn func(clear bool, delta int64)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{
+		LowerBound: eventKeyBound(namespace, counterName, lo),
+		UpperBound: eventKeyBound(namespace, counterName, hi),
+	})
+	if err != nil {
+		return err
+	}
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return errors.Join(err, it.Close())
+		}
+		if len(v) != eventValueLen {
+			return errors.Join(fmt.Errorf("%w: event value of %d bytes, want %d", ErrCorrupt, len(v), eventValueLen), it.Close())
+		}
+		fn(v[0] == kindClear, int64(binary.BigEndian.Uint64(v[1:])))
+		if n++; n%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return errors.Join(err, it.Close())
+			}
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}
+
+// Checkpoint returns the counter's stored checkpoint, or the zero Checkpoint.
+func (s *Store) Checkpoint(ctx context.Context, namespace, counterName string) (counter.Checkpoint, error) {
+	if err := ctx.Err(); err != nil {
+		return counter.Checkpoint{}, fmt.Errorf("counter/pebble: cannot read checkpoint of %q/%q: %w", namespace, counterName, err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return counter.Checkpoint{}, ErrClosed
+	}
+	cp, err := s.checkpoint(appendCounterKey(nil, spaceCheckpoint, namespace, counterName))
+	if err != nil {
+		return counter.Checkpoint{}, fmt.Errorf("counter/pebble: cannot read checkpoint of %q/%q: %w", namespace, counterName, err)
+	}
+	return cp, nil
+}
+
+// checkpoint reads the checkpoint stored under key.
+func (s *Store) checkpoint(key []byte) (counter.Checkpoint, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return counter.Checkpoint{}, nil
+	}
+	if err != nil {
+		return counter.Checkpoint{}, err
+	}
+	defer closer.Close()
+	if len(v) != checkpointValueLen {
+		return counter.Checkpoint{}, fmt.Errorf("%w: checkpoint value of %d bytes, want %d", ErrCorrupt, len(v), checkpointValueLen)
+	}
+	return counter.Checkpoint{At: decodeTime(v), Count: int64(binary.BigEndian.Uint64(v[timeLen:]))}, nil
+}
+
+// SaveCheckpoint stores cp unless the stored checkpoint has a later At. Saves
+// of one counter are serialized by a lock stripe, so the stored At never
+// decreases. The write is not synced on its own: a crash may lose the latest
+// checkpoints, which rollups recompute from the events (retention deletes
+// events in a synced batch, which also makes every earlier checkpoint durable).
+func (s *Store) SaveCheckpoint(ctx context.Context, namespace, counterName string, cp counter.Checkpoint) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("counter/pebble: cannot save checkpoint of %q/%q: %w", namespace, counterName, err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	key := appendCounterKey(nil, spaceCheckpoint, namespace, counterName)
+	l := &s.cpLocks[xxhash.Sum64(key)%stripes]
+	l.Lock()
+	defer l.Unlock()
+	cur, err := s.checkpoint(key)
+	if err != nil {
+		return fmt.Errorf("counter/pebble: cannot save checkpoint of %q/%q: %w", namespace, counterName, err)
+	}
+	if cur.At.After(cp.At) {
+		return nil
+	}
+	v := make([]byte, 0, checkpointValueLen)
+	v = binary.BigEndian.AppendUint64(appendTime(v, cp.At), uint64(cp.Count))
+	if err := s.db.Set(key, v, pebble.NoSync); err != nil {
+		return fmt.Errorf("counter/pebble: cannot save checkpoint of %q/%q: %w", namespace, counterName, err)
+	}
+	return nil
+}
+
+// LastWrite returns the greatest event Time appended for the counter. It is
+// the Time of the counter's last event key (events sort by Time), or the
+// floor recorded when retention deleted all of them, so it is exact and
+// updated atomically with every Append at no write cost.
+func (s *Store) LastWrite(ctx context.Context, namespace, counterName string) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("counter/pebble: cannot read last write of %q/%q: %w", namespace, counterName, err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return time.Time{}, ErrClosed
+	}
+	last, err := s.lastWrite(namespace, counterName)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("counter/pebble: cannot read last write of %q/%q: %w", namespace, counterName, err)
+	}
+	return last, nil
+}
+
+// lastWrite returns the max of the last event's Time and the stored floor.
+func (s *Store) lastWrite(namespace, counterName string) (time.Time, error) {
+	var last time.Time
+	floor, err := s.floor(namespace, counterName)
+	if err != nil {
+		return last, err
+	}
+	if t, ok, err := s.lastEventTime(namespace, counterName, nil); err != nil {
+		return last, err
+	} else if ok && t.After(floor) {
+		return t, nil
+	}
+	return floor, nil
+}
+
+// lastEventTime returns the Time of the counter's last event sorting before
+// upper (nil: the counter's last event); ok is false when there is none.
+func (s *Store) lastEventTime(namespace, counterName string, upper []byte) (t time.Time, ok bool, err error) {
+	prefix := appendCounterKey(nil, spaceEvents, namespace, counterName)
+	if upper == nil {
+		upper = prefixEnd(prefix)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return t, false, err
+	}
+	if it.Last() {
+		k := it.Key()
+		if len(k) < len(prefix)+timeLen {
+			return t, false, errors.Join(fmt.Errorf("%w: event key of %d bytes", ErrCorrupt, len(k)), it.Close())
+		}
+		t, ok = decodeTime(k[len(prefix):]), true
+	}
+	return t, ok, errors.Join(it.Error(), it.Close())
+}
+
+// floor returns the last-write floor retention recorded for the counter.
+func (s *Store) floor(namespace, counterName string) (time.Time, error) {
+	v, closer, err := s.db.Get(appendCounterKey(nil, spaceLastWrite, namespace, counterName))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer closer.Close()
+	if len(v) != timeLen {
+		return time.Time{}, fmt.Errorf("%w: last-write value of %d bytes, want %d", ErrCorrupt, len(v), timeLen)
+	}
+	return decodeTime(v), nil
+}
+
+// Close stops Run and closes the database. It is safe to call more than once;
+// later calls return nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	close(s.reqs)
+	s.committers.Wait()
+	if s.failed.Load() {
+		// Pebble's commit pipeline is broken; closing it could block.
+		return ErrFailed
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("counter/pebble: cannot close %q: %w", s.opts.Dir, err)
+	}
+	return nil
+}
+
+// pebbleLogger passes Pebble's log lines to slog.
+type pebbleLogger struct{ log *slog.Logger }
+
+// Infof logs at info level.
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Info(fmt.Sprintf(format, args...))
+}
+
+// Errorf logs at error level.
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+}
+
+// Fatalf logs at error level and panics with a fatalError: Pebble calls it on
+// a failed commit and on broken invariants, and it must not return.
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error(msg)
+	panic(fatalError(msg))
+}
+
+// fatalError is the panic value of pebbleLogger.Fatalf.
+type fatalError string
+
+// Error returns the text Pebble logged.
+func (e fatalError) Error() string { return string(e) }
+
+var _ counter.EventStore = (*Store)(nil)

@@ -1,0 +1,418 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/counter"
+)
+
+// base is the time every test event is relative to.
+var base = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// at returns base plus ms milliseconds.
+func at(ms int64) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
+
+// Run runs the conformance suite against stores made by newStore, one store
+// per subtest. newStore registers the store's cleanup with t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) counter.EventStore) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s counter.EventStore)
+	}{
+		{"AggregateSums", testAggregateSums},
+		{"AggregateRangeBounds", testAggregateRangeBounds},
+		{"SumRangeBounds", testSumRangeBounds},
+		{"IdempotentAppend", testIdempotentAppend},
+		{"Clears", testClears},
+		{"Checkpoint", testCheckpoint},
+		{"CheckpointConcurrentSaves", testCheckpointConcurrent},
+		{"LastWrite", testLastWrite},
+		{"LastWriteConcurrent", testLastWriteConcurrent},
+		{"Isolation", testIsolation},
+		{"LargeBatch", testLargeBatch},
+		{"ConcurrentAppends", testConcurrentAppends},
+		{"CanceledContext", testCanceledContext},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+// uniqueNS returns a namespace no other subtest or run uses.
+func uniqueNS(t *testing.T) string {
+	return "storetest/" + t.Name() + "/" + strconv.FormatUint(rand.Uint64(), 36)
+}
+
+// add returns an add event.
+func add(ns, c string, ms int64, id string, delta int64) counter.Event {
+	return counter.Event{Namespace: ns, Counter: c, Time: at(ms), ID: id, Delta: delta}
+}
+
+// clear returns a clear event.
+func clear(ns, c string, ms int64, id string) counter.Event {
+	return counter.Event{Namespace: ns, Counter: c, Time: at(ms), ID: id, Clear: true}
+}
+
+// mustAppend appends events and fails the test on error.
+func mustAppend(t *testing.T, s counter.EventStore, events ...counter.Event) {
+	t.Helper()
+	if err := s.Append(context.Background(), events); err != nil {
+		t.Fatalf("Append(%d events): %v", len(events), err)
+	}
+}
+
+// checkAggregate asserts Aggregate(from, to] of the counter.
+func checkAggregate(t *testing.T, s counter.EventStore, ns, c string, from, to time.Time, want counter.Aggregate) {
+	t.Helper()
+	got, err := s.Aggregate(context.Background(), ns, c, from, to)
+	if err != nil {
+		t.Fatalf("Aggregate(%q, %v, %v): %v", c, from, to, err)
+	}
+	if got != want {
+		t.Errorf("Aggregate(%q, %v, %v) = %+v, want %+v", c, from, to, got, want)
+	}
+}
+
+// checkSum asserts Sum[from, to) of the counter.
+func checkSum(t *testing.T, s counter.EventStore, ns, c string, from, to time.Time, want int64) {
+	t.Helper()
+	got, err := s.Sum(context.Background(), ns, c, from, to)
+	if err != nil {
+		t.Fatalf("Sum(%q, %v, %v): %v", c, from, to, err)
+	}
+	if got != want {
+		t.Errorf("Sum(%q, %v, %v) = %d, want %d", c, from, to, got, want)
+	}
+}
+
+func testAggregateSums(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	mustAppend(t, s,
+		add(ns, "c", 10, "a", 5),
+		add(ns, "c", 20, "b", -2),
+		add(ns, "c", 30, "c", 100),
+		add(ns, "c", 30, "d", 1),
+		add(ns, "other", 20, "x", 1000),
+	)
+	checkAggregate(t, s, ns, "c", time.Time{}, at(1000), counter.Aggregate{Sum: 104, Events: 4})
+	checkAggregate(t, s, ns, "c", at(10), at(30), counter.Aggregate{Sum: 99, Events: 3})
+	checkAggregate(t, s, ns, "c", at(20), at(30), counter.Aggregate{Sum: 101, Events: 2})
+	checkAggregate(t, s, ns, "missing", time.Time{}, at(1000), counter.Aggregate{})
+	checkSum(t, s, ns, "c", at(0), at(1000), 104)
+	checkSum(t, s, ns, "missing", at(0), at(1000), 0)
+}
+
+func testAggregateRangeBounds(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	mustAppend(t, s, add(ns, "c", 10, "a", 1), add(ns, "c", 20, "b", 10), add(ns, "c", 30, "c", 100))
+	tests := []struct {
+		name     string
+		from, to int64
+		want     counter.Aggregate
+	}{
+		{"from excluded", 10, 30, counter.Aggregate{Sum: 110, Events: 2}},
+		{"to included", 0, 20, counter.Aggregate{Sum: 11, Events: 2}},
+		{"just before from", 9, 10, counter.Aggregate{Sum: 1, Events: 1}},
+		{"single point excluded", 20, 20, counter.Aggregate{}},
+		{"reversed", 30, 10, counter.Aggregate{}},
+		{"one millisecond after", 30, 31, counter.Aggregate{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkAggregate(t, s, ns, "c", at(tc.from), at(tc.to), tc.want)
+		})
+	}
+}
+
+func testSumRangeBounds(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	mustAppend(t, s,
+		add(ns, "c", 10, "a", 1),
+		add(ns, "c", 20, "b", 10),
+		clear(ns, "c", 25, "z"),
+		add(ns, "c", 30, "c", 100),
+	)
+	tests := []struct {
+		name     string
+		from, to int64
+		want     int64
+	}{
+		{"from included", 10, 30, 11},
+		{"to excluded", 0, 20, 1},
+		{"all, clears ignored", 0, 31, 111},
+		{"only a clear", 21, 29, 0},
+		{"empty", 20, 20, 0},
+		{"reversed", 30, 10, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkSum(t, s, ns, "c", at(tc.from), at(tc.to), tc.want)
+		})
+	}
+}
+
+func testIdempotentAppend(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	mustAppend(t, s, add(ns, "c", 10, "tok-1", 7))
+	mustAppend(t, s, add(ns, "c", 10, "tok-1", 7))
+	mustAppend(t, s, add(ns, "c", 20, "tok-2", 3), add(ns, "c", 20, "tok-2", 3), add(ns, "c", 10, "tok-1", 7))
+	// Same token at another time, or on another counter, is another identity.
+	mustAppend(t, s, add(ns, "c", 30, "tok-1", 1), add(ns, "d", 10, "tok-1", 1000))
+	checkAggregate(t, s, ns, "c", time.Time{}, at(100), counter.Aggregate{Sum: 11, Events: 3})
+	checkAggregate(t, s, ns, "d", time.Time{}, at(100), counter.Aggregate{Sum: 1000, Events: 1})
+	checkSum(t, s, ns, "c", at(0), at(100), 11)
+}
+
+func testClears(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	mustAppend(t, s,
+		add(ns, "c", 10, "a", 1),
+		add(ns, "c", 20, "a", 10),
+		clear(ns, "c", 20, "m"),
+		add(ns, "c", 20, "z", 100),
+		add(ns, "c", 30, "a", 1000),
+	)
+	tests := []struct {
+		name     string
+		from, to int64
+		want     counter.Aggregate
+	}{
+		{"clear drops earlier time and smaller id", 0, 30, counter.Aggregate{Sum: 1100, Cleared: true, Events: 5}},
+		{"range ends at the clear's time", 0, 20, counter.Aggregate{Sum: 100, Cleared: true, Events: 4}},
+		{"range without the clear", 20, 30, counter.Aggregate{Sum: 1000, Events: 1}},
+		{"range before the clear", 0, 19, counter.Aggregate{Sum: 1, Events: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkAggregate(t, s, ns, "c", at(tc.from), at(tc.to), tc.want)
+		})
+	}
+	t.Run("last clear wins", func(t *testing.T) {
+		mustAppend(t, s, add(ns, "two", 10, "a", 1), clear(ns, "two", 20, "a"), add(ns, "two", 30, "a", 2), clear(ns, "two", 40, "a"), add(ns, "two", 50, "a", 4))
+		checkAggregate(t, s, ns, "two", time.Time{}, at(60), counter.Aggregate{Sum: 4, Cleared: true, Events: 5})
+		checkAggregate(t, s, ns, "two", time.Time{}, at(40), counter.Aggregate{Sum: 0, Cleared: true, Events: 4})
+	})
+}
+
+// checkCheckpoint asserts the stored checkpoint of the counter.
+func checkCheckpoint(t *testing.T, s counter.EventStore, ns, c string, want counter.Checkpoint) {
+	t.Helper()
+	got, err := s.Checkpoint(context.Background(), ns, c)
+	if err != nil {
+		t.Fatalf("Checkpoint(%q): %v", c, err)
+	}
+	if got.Count != want.Count || !got.At.Equal(want.At) {
+		t.Errorf("Checkpoint(%q) = {%d %v}, want {%d %v}", c, got.Count, got.At, want.Count, want.At)
+	}
+}
+
+// mustSave saves a checkpoint and fails the test on error.
+func mustSave(t *testing.T, s counter.EventStore, ns, c string, cp counter.Checkpoint) {
+	t.Helper()
+	if err := s.SaveCheckpoint(context.Background(), ns, c, cp); err != nil {
+		t.Fatalf("SaveCheckpoint(%q, %+v): %v", c, cp, err)
+	}
+}
+
+func testCheckpoint(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	checkCheckpoint(t, s, ns, "c", counter.Checkpoint{})
+	mustSave(t, s, ns, "c", counter.Checkpoint{Count: 5, At: at(100)})
+	checkCheckpoint(t, s, ns, "c", counter.Checkpoint{Count: 5, At: at(100)})
+	mustSave(t, s, ns, "c", counter.Checkpoint{Count: 3, At: at(50)})
+	checkCheckpoint(t, s, ns, "c", counter.Checkpoint{Count: 5, At: at(100)})
+	mustSave(t, s, ns, "c", counter.Checkpoint{Count: -9, At: at(200)})
+	checkCheckpoint(t, s, ns, "c", counter.Checkpoint{Count: -9, At: at(200)})
+	checkCheckpoint(t, s, ns, "other", counter.Checkpoint{})
+}
+
+func testCheckpointConcurrent(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	const workers, saves = 20, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range saves {
+				// Every worker saves a different order of Ats; Count = At in ms.
+				ms := int64((i*7+w*13)%(workers*saves)) + 1
+				if err := s.SaveCheckpoint(context.Background(), ns, "c", counter.Checkpoint{Count: ms, At: at(ms)}); err != nil {
+					errs <- err
+					return
+				}
+				cp, err := s.Checkpoint(context.Background(), ns, "c")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if cp.At.Before(at(ms)) {
+					errs <- fmt.Errorf("checkpoint at %v after saving %v: moved backwards", cp.At, at(ms))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	maxMS := int64(0)
+	for w := range workers {
+		for i := range saves {
+			maxMS = max(maxMS, int64((i*7+w*13)%(workers*saves))+1)
+		}
+	}
+	checkCheckpoint(t, s, ns, "c", counter.Checkpoint{Count: maxMS, At: at(maxMS)})
+}
+
+// checkLastWrite asserts the counter's LastWrite.
+func checkLastWrite(t *testing.T, s counter.EventStore, ns, c string, want time.Time) {
+	t.Helper()
+	got, err := s.LastWrite(context.Background(), ns, c)
+	if err != nil {
+		t.Fatalf("LastWrite(%q): %v", c, err)
+	}
+	if !got.Equal(want) {
+		t.Errorf("LastWrite(%q) = %v, want %v", c, got, want)
+	}
+}
+
+func testLastWrite(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	checkLastWrite(t, s, ns, "c", time.Time{})
+	mustAppend(t, s, add(ns, "c", 50, "a", 1), add(ns, "c", 20, "b", 1))
+	checkLastWrite(t, s, ns, "c", at(50))
+	mustAppend(t, s, add(ns, "c", 40, "c", 1))
+	checkLastWrite(t, s, ns, "c", at(50))
+	mustAppend(t, s, clear(ns, "c", 60, "d"))
+	checkLastWrite(t, s, ns, "c", at(60))
+	checkLastWrite(t, s, ns, "other", time.Time{})
+}
+
+func testLastWriteConcurrent(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	const workers, per = 16, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range per {
+				ms := int64((i*31 + w*17) % (workers * per))
+				if err := s.Append(context.Background(), []counter.Event{add(ns, "c", ms, fmt.Sprintf("w%d-%d", w, i), 1)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	maxMS := int64(0)
+	for w := range workers {
+		for i := range per {
+			maxMS = max(maxMS, int64((i*31+w*17)%(workers*per)))
+		}
+	}
+	checkLastWrite(t, s, ns, "c", at(maxMS))
+	checkAggregate(t, s, ns, "c", time.Time{}, at(maxMS), counter.Aggregate{Sum: workers * per, Events: workers * per})
+}
+
+func testIsolation(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	// Pairs that collide under naive joining of namespace and counter.
+	names := []struct{ ns, c string }{
+		{ns + "a", "bc"},
+		{ns + "ab", "c"},
+		{ns + "a", "b"},
+		{ns + "a", "b\x00"},
+		{ns + "a\x00", "b"},
+		{ns + "a", "\x00b"},
+		{ns + "a", "b:c"},
+		{ns + "a:b", "c"},
+		{ns + "a", "b/c"},
+		{ns + "a/b", "c"},
+		{ns + "a", "b\x00\x01"},
+		{ns + "a", "b\x00\xff"},
+		{ns + "a", "b\xff"},
+		{ns + "a", ""},
+		{ns + "", "a"},
+	}
+	for i, n := range names {
+		ms := int64(i + 1)
+		mustAppend(t, s, counter.Event{Namespace: n.ns, Counter: n.c, Time: at(ms), ID: "id", Delta: 1 << i})
+		mustSave(t, s, n.ns, n.c, counter.Checkpoint{Count: int64(i), At: at(ms)})
+	}
+	for i, n := range names {
+		ms := int64(i + 1)
+		t.Run(strconv.Quote(n.ns[len(ns):]+"|"+n.c), func(t *testing.T) {
+			checkAggregate(t, s, n.ns, n.c, time.Time{}, at(1000), counter.Aggregate{Sum: 1 << i, Events: 1})
+			checkSum(t, s, n.ns, n.c, at(0), at(1000), 1<<i)
+			checkLastWrite(t, s, n.ns, n.c, at(ms))
+			checkCheckpoint(t, s, n.ns, n.c, counter.Checkpoint{Count: int64(i), At: at(ms)})
+		})
+	}
+}
+
+func testLargeBatch(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	const n = 10000
+	events := make([]counter.Event, 0, n)
+	var want int64
+	for i := range n {
+		d := int64(i%7 - 3)
+		want += d
+		events = append(events, add(ns, "c", int64(i%500), "e"+strconv.Itoa(i), d))
+	}
+	mustAppend(t, s, events...)
+	checkAggregate(t, s, ns, "c", time.Time{}, at(500), counter.Aggregate{Sum: want, Events: n})
+	checkSum(t, s, ns, "c", at(0), at(500), want)
+}
+
+func testConcurrentAppends(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	const workers, per = 50, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range per {
+				ev := add(ns, "c", int64(i), "w"+strconv.Itoa(w)+"-"+strconv.Itoa(i), int64(w+1))
+				if err := s.Append(context.Background(), []counter.Event{ev}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	const want = per * workers * (workers + 1) / 2
+	checkAggregate(t, s, ns, "c", time.Time{}, at(per), counter.Aggregate{Sum: want, Events: workers * per})
+}
+
+func testCanceledContext(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.Append(ctx, []counter.Event{add(ns, "c", 1, "a", 1)})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Append with a canceled context: error %v, want one matching context.Canceled", err)
+	}
+	if _, err := s.Aggregate(ctx, ns, "c", time.Time{}, at(10)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Aggregate with a canceled context: error %v, want one matching context.Canceled", err)
+	}
+}

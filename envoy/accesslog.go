@@ -1,0 +1,84 @@
+package envoy
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
+	alsv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tollgate/tollgate/metering"
+)
+
+// AccessLogRecorder records Envoy's HTTP access log entries;
+// *metering.Metering implements it.
+type AccessLogRecorder interface {
+	RecordAccessLog(ctx context.Context, entries ...metering.AccessLogEntry) error
+}
+
+// AccessLogServer serves envoy.service.accesslog.v3.AccessLogService: each
+// HTTP log entry feeds the access_log meters. TCP entries are ignored.
+type AccessLogServer struct {
+	alsv3.UnimplementedAccessLogServiceServer
+	rec AccessLogRecorder
+}
+
+// NewAccessLogServer returns a server that records into rec.
+func NewAccessLogServer(rec AccessLogRecorder) *AccessLogServer {
+	return &AccessLogServer{rec: rec}
+}
+
+// StreamAccessLogs implements envoy.service.accesslog.v3.AccessLogService.
+func (s *AccessLogServer) StreamAccessLogs(stream alsv3.AccessLogService_StreamAccessLogsServer) error {
+	var entries []metering.AccessLogEntry
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return stream.SendAndClose(&alsv3.StreamAccessLogsResponse{})
+		}
+		if err != nil {
+			return err
+		}
+		entries = entries[:0]
+		for _, e := range msg.GetHttpLogs().GetLogEntry() {
+			entries = append(entries, accessLogEntry(e))
+		}
+		if len(entries) == 0 {
+			continue
+		}
+		if err := s.rec.RecordAccessLog(stream.Context(), entries...); err != nil {
+			return status.Errorf(codes.Unavailable, "cannot record access log entries: %v", err)
+		}
+	}
+}
+
+// accessLogEntry translates one Envoy HTTP access log entry.
+func accessLogEntry(e *accesslogv3.HTTPAccessLogEntry) metering.AccessLogEntry {
+	req, resp, common := e.GetRequest(), e.GetResponse(), e.GetCommonProperties()
+	out := metering.AccessLogEntry{
+		Tenant:            req.GetRequestHeaders()[metering.HeaderTenantID],
+		Method:            req.GetRequestMethod().String(),
+		Path:              req.GetPath(),
+		Status:            int(resp.GetResponseCode().GetValue()),
+		RequestBytes:      int64(req.GetRequestHeadersBytes() + req.GetRequestBodyBytes()),
+		ResponseBodyBytes: int64(resp.GetResponseBodyBytes()),
+		Duration:          common.GetTimeToLastDownstreamTxByte().AsDuration(),
+		RequestID:         req.GetRequestId(),
+	}
+	if common.GetStartTime() != nil {
+		out.Start = common.GetStartTime().AsTime()
+	}
+	if n := len(req.GetRequestHeaders()) + len(resp.GetResponseHeaders()); n > 0 {
+		out.Headers = make(map[string]string, n)
+		for k, v := range req.GetRequestHeaders() {
+			out.Headers[k] = v
+		}
+		for k, v := range resp.GetResponseHeaders() {
+			out.Headers[k] = v
+		}
+	}
+	return out
+}

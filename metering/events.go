@@ -1,0 +1,158 @@
+package metering
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/counter"
+)
+
+// maxRequestIDLen bounds the x-request-id kept verbatim in event ids;
+// longer ones are hashed.
+const maxRequestIDLen = 128
+
+// eventID returns an event's idempotency token: "<meter>/<x-request-id>".
+// With the event's Time (the request start) and its counter, it names the
+// request's event for one meter, so a retried Check or a replayed access
+// log writes the same identity again. Without a request id (or with one
+// over maxRequestIDLen bytes) the request id part is "h:" and a hash of the
+// request id, tenant, method, path and start.
+func eventID(token, requestID, tenant, method, path string, start time.Time) string {
+	if requestID != "" && len(requestID) <= maxRequestIDLen {
+		return token + "/" + requestID
+	}
+	h := sha256.New()
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(start.UnixNano()))
+	for _, s := range [...]string{requestID, tenant, method, path} {
+		var l [4]byte
+		binary.BigEndian.PutUint32(l[:], uint32(len(s)))
+		h.Write(l[:])
+		h.Write([]byte(s))
+	}
+	h.Write(ts[:])
+	var sum [sha256.Size]byte
+	return token + "/h:" + hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// counterName returns the counter a meter's event of tenant goes to:
+// "<tenant>", or "<tenant>/<route prefix>" for meters grouped by route.
+// Tenant ids hold no '/', so names never collide.
+func (mt *Meter) counterName(tenant, routePrefix string) string {
+	if mt.GroupByRoute {
+		return tenant + "/" + routePrefix
+	}
+	return tenant
+}
+
+func (m *Metering) meterEvent(mt *Meter, tenant, routePrefix, requestID, method, path string, start time.Time, v int64) counter.Event {
+	return counter.Event{
+		Namespace: mt.Namespace,
+		Counter:   mt.counterName(tenant, routePrefix),
+		Time:      start,
+		ID:        eventID(mt.Name, requestID, tenant, method, path, start),
+		Delta:     v,
+	}
+}
+
+// match reports whether a request passes the filters; status 0 (unknown,
+// in Check) passes status filters, which only access_log meters have.
+func (f *Filters) match(method, path string, status int) bool {
+	if len(f.Methods) > 0 && !contains(f.Methods, method) {
+		return false
+	}
+	if len(f.PathPrefixes) > 0 {
+		ok := false
+		for _, p := range f.PathPrefixes {
+			if strings.HasPrefix(path, p) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(f.Statuses) > 0 && status != 0 {
+		for _, r := range f.Statuses {
+			if status >= r.Min && status <= r.Max {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// AccessLogEntry is one HTTP access log entry from Envoy.
+type AccessLogEntry struct {
+	// Tenant is the x-tenant-id request header Check added; entries without
+	// a configured tenant are not metered.
+	Tenant string
+	// Method and Path are the request's; the query string is ignored.
+	Method, Path string
+	// Status is the response status code.
+	Status int
+	// RequestBytes and ResponseBodyBytes are the sizes Envoy logged.
+	RequestBytes, ResponseBodyBytes int64
+	// Duration is the time from the request's start to the response's end.
+	Duration time.Duration
+	// RequestID is x-request-id; Start is the request's start time. Both
+	// make the events' idempotency tokens, so a replayed log counts once.
+	RequestID string
+	Start     time.Time
+	// Headers are request and response headers, keys lowercase, for
+	// header:<name> meters.
+	Headers map[string]string
+}
+
+// RecordAccessLog records the access_log meters' events of entries in the
+// spool, durably, before it returns. Entries of unknown tenants are
+// skipped and counted in tollgate_metering_access_log_entries_total.
+func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntry) error {
+	var events []counter.Event
+	for i := range entries {
+		e := &entries[i]
+		if m.cfg.tenants[e.Tenant] == nil {
+			m.metrics.accessLogUnknown.Inc()
+			continue
+		}
+		m.metrics.accessLogRecorded.Inc()
+		path := e.Path
+		if j := strings.IndexByte(path, '?'); j >= 0 {
+			path = path[:j]
+		}
+		start := e.Start
+		if start.IsZero() {
+			start = m.opts.Now()
+		}
+		prefix := m.rule(path).rule.PathPrefix
+		for j := range m.cfg.Meters {
+			mt := &m.cfg.Meters[j]
+			if mt.Source != SourceAccessLog || !mt.Filters.match(e.Method, path, e.Status) {
+				continue
+			}
+			var v int64
+			switch mt.Value {
+			case ValueRequests:
+				v = 1
+			case ValueRequestBytes:
+				v = e.RequestBytes
+			case ValueResponseBytes:
+				v = e.ResponseBodyBytes
+			case ValueDurationMS:
+				v = e.Duration.Milliseconds()
+			case ValueHeader:
+				v = headerValue(e.Headers[mt.Header])
+			}
+			if v > 0 {
+				events = append(events, m.meterEvent(mt, e.Tenant, prefix, e.RequestID, e.Method, path, start, v))
+			}
+		}
+	}
+	return m.spool.Append(ctx, events)
+}

@@ -1,0 +1,79 @@
+package metering
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Backends whose failures metering counts.
+const (
+	backendSpool = iota
+	backendQuota
+	backendRateLimit
+	numBackends
+)
+
+var backendNames = [numBackends]string{"spool", "quota", "ratelimit"}
+
+// metrics are metering's Prometheus metrics, children resolved at Open.
+type metrics struct {
+	checks             [numResults]prometheus.Counter
+	failures           [numBackends][2]prometheus.Counter
+	quotaRefreshErrors prometheus.Counter
+	accessLogRecorded  prometheus.Counter
+	accessLogUnknown   prometheus.Counter
+	// lastLog is the Unix nanosecond time an error was last logged.
+	lastLog atomic.Int64
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_metering_checks_total",
+		Help: "ext_authz Checks by result: allowed, missing_credentials, invalid_credentials, rate_limited, quota_exceeded, unavailable.",
+	}, []string{"result"})
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_metering_backend_failures_total",
+		Help: "Checks that met a failing backend (spool, quota, ratelimit), by the failure mode applied (deny, allow).",
+	}, []string{"backend", "mode"})
+	refresh := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tollgate_metering_quota_refresh_errors_total",
+		Help: "Quota refreshes in which some quota count could not be read.",
+	})
+	entries := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_metering_access_log_entries_total",
+		Help: "Access log entries by result: recorded, unknown_tenant (not metered).",
+	}, []string{"result"})
+	for _, c := range []prometheus.Collector{checks, failures, refresh, entries} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	m := &metrics{
+		quotaRefreshErrors: refresh,
+		accessLogRecorded:  entries.WithLabelValues("recorded"),
+		accessLogUnknown:   entries.WithLabelValues("unknown_tenant"),
+	}
+	for i, name := range resultNames {
+		m.checks[i] = checks.WithLabelValues(name)
+	}
+	for b, name := range backendNames {
+		for mode := range 2 {
+			m.failures[b][mode] = failures.WithLabelValues(name, FailureMode(mode).String())
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) backendFailure(backend int, mode FailureMode) {
+	m.failures[backend][mode].Inc()
+}
+
+// logThrottled logs a backend error at most once a second.
+func (m *Metering) logThrottled(now time.Time, msg string, err error) {
+	last := m.metrics.lastLog.Load()
+	if n := now.UnixNano(); n-last >= int64(time.Second) && m.metrics.lastLog.CompareAndSwap(last, n) {
+		m.log.Warn(msg, "failure_mode", m.cfg.FailureMode.String(), "err", err)
+	}
+}

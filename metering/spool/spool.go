@@ -1,0 +1,379 @@
+package spool
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/tollgate/tollgate/counter"
+)
+
+// Sink is the durable counter write the shipper hands events to. Ship must
+// be idempotent by event identity (Namespace, Counter, Time, ID): the spool
+// ships at least once, and re-ships a batch whose acknowledgement it did not
+// see. counter.EventStore's Append satisfies it through an adapter.
+type Sink interface {
+	Ship(ctx context.Context, events []counter.Event) error
+}
+
+// ErrClosed is returned by Append and Flush after Close.
+var ErrClosed = errors.New("metering/spool: spool is closed (hint: open a new one)")
+
+// Spool is a durable local queue of metering events with a shipper that
+// moves them to a Sink. All methods are safe for concurrent use.
+type Spool struct {
+	db      *pebble.DB
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+
+	// mu guards next, inflight and closed. Append holds it only to take
+	// sequence numbers; closing waits for running appends through appends.
+	mu       sync.Mutex
+	next     uint64
+	inflight map[uint64]struct{}
+	closed   bool
+	appends  sync.WaitGroup
+
+	// shipMu serializes shipping; head is the lowest unshipped sequence.
+	shipMu sync.Mutex
+	head   uint64
+
+	depth     atomic.Int64
+	kick      chan struct{}
+	stop      chan struct{}
+	running   atomic.Bool
+	runDone   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens or creates the spool in opts.Dir. Events left by an earlier
+// process are shipped by Run.
+func Open(opts Options) (*Spool, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("metering/spool: cannot register metrics: %w (hint: give each spool its own Registerer)", err)
+	}
+	db, err := pebble.Open(opts.Dir, &pebble.Options{FS: opts.FS, Logger: pebbleLogger{opts.Logger}, FormatMajorVersion: pebble.FormatNewest})
+	if err != nil {
+		return nil, fmt.Errorf("metering/spool: cannot open %q: %w (hint: check the directory is writable and not open in another process)", opts.Dir, err)
+	}
+	s := &Spool{
+		db: db, opts: opts, log: opts.Logger.With("component", "metering/spool"), metrics: m,
+		inflight: map[uint64]struct{}{},
+		kick:     make(chan struct{}, 1), stop: make(chan struct{}), runDone: make(chan struct{}),
+	}
+	if err := s.recover(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// recover finds the first and next sequence numbers and the depth.
+func (s *Spool) recover() error {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return fmt.Errorf("metering/spool: cannot read %q: %w", s.opts.Dir, err)
+	}
+	var n int64
+	for ok := it.First(); ok; ok = it.Next() {
+		if n == 0 {
+			s.head = binary.BigEndian.Uint64(it.Key())
+		}
+		s.next = binary.BigEndian.Uint64(it.Key()) + 1
+		n++
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("metering/spool: cannot read %q: %w", s.opts.Dir, err)
+	}
+	if n == 0 {
+		s.head, s.next = 0, 0
+	}
+	s.depth.Store(n)
+	s.metrics.depth.Set(float64(n))
+	return nil
+}
+
+// Append makes events durable in the spool (one batch, synced; concurrent
+// appends share the fsync) before it returns. The events' Times must be
+// within the range of time.Time.UnixNano.
+func (s *Spool) Append(ctx context.Context, events []counter.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("metering/spool: cannot append %d events: %w", len(events), err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	seq := s.next
+	s.next += uint64(len(events))
+	s.inflight[seq] = struct{}{}
+	s.appends.Add(1)
+	s.mu.Unlock()
+	defer s.appends.Done()
+
+	err := s.write(seq, events)
+	s.mu.Lock()
+	delete(s.inflight, seq)
+	s.mu.Unlock()
+	if err != nil {
+		s.metrics.appendErrors.Inc()
+		return fmt.Errorf("metering/spool: cannot append %d events: %w", len(events), err)
+	}
+	s.metrics.appended.Add(float64(len(events)))
+	if d := s.depth.Add(int64(len(events))); d >= int64(s.opts.BatchSize) {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	s.metrics.depth.Set(float64(s.depth.Load()))
+	return nil
+}
+
+func (s *Spool) write(seq uint64, events []counter.Event) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	now := s.opts.Now().UnixNano()
+	for i := range events {
+		ev := &events[i]
+		op := b.SetDeferred(keyLen, valueLen(ev))
+		putKey(op.Key, seq+uint64(i))
+		putValue(op.Value, ev, now)
+		if err := op.Finish(); err != nil {
+			return err
+		}
+	}
+	return s.db.Apply(b, pebble.Sync)
+}
+
+// Depth returns the number of events in the spool not yet acknowledged by
+// the Sink.
+func (s *Spool) Depth() int64 { return s.depth.Load() }
+
+// ForEach calls fn with every spooled event not yet shipped, oldest first.
+// Metering uses it at startup to count events a previous process left.
+func (s *Spool) ForEach(fn func(counter.Event)) error {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return fmt.Errorf("metering/spool: cannot read %q: %w", s.opts.Dir, err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		ev, _, err := decodeValue(it.Value())
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+		fn(ev)
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("metering/spool: cannot read %q: %w", s.opts.Dir, err)
+	}
+	return nil
+}
+
+// Run ships spooled events until ctx is done or Close is called, then tries
+// one last flush bounded by Options.CloseTimeout. Failed shipments are
+// retried with exponential backoff; events stay spooled until the Sink
+// acknowledges them. Call Run once.
+func (s *Spool) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("metering/spool: Run called twice (hint: one shipper per spool)")
+	}
+	defer close(s.runDone)
+	tick := time.NewTicker(s.opts.FlushInterval)
+	defer tick.Stop()
+	backoff := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return s.finalFlush()
+		case <-s.stop:
+			return s.finalFlush()
+		case <-tick.C:
+		case <-s.kick:
+		}
+		for {
+			err := s.Flush(ctx)
+			if err == nil || ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				backoff = 0
+				break
+			}
+			backoff = min(max(2*backoff, s.opts.RetryMinBackoff), s.opts.RetryMaxBackoff)
+			s.log.Warn("cannot ship metering events; retrying", "depth", s.depth.Load(), "backoff", backoff.String(), "err", err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return s.finalFlush()
+			case <-s.stop:
+				t.Stop()
+				return s.finalFlush()
+			case <-t.C:
+			}
+		}
+	}
+}
+
+func (s *Spool) finalFlush() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CloseTimeout)
+	defer cancel()
+	if err := s.Flush(ctx); err != nil {
+		return fmt.Errorf("metering/spool: %d events stay spooled for the next start: %w", s.depth.Load(), err)
+	}
+	return nil
+}
+
+// Flush ships every event appended before the call, in batches of
+// Options.BatchSize, and returns the first error (the failed batch stays
+// spooled).
+func (s *Spool) Flush(ctx context.Context) error {
+	s.shipMu.Lock()
+	defer s.shipMu.Unlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	s.mu.Lock()
+	// Every sequence below bound is committed: ship only those, so the
+	// range deletion never passes an append still being written.
+	bound := s.next
+	for seq := range s.inflight {
+		bound = min(bound, seq)
+	}
+	s.mu.Unlock()
+	for s.head < bound {
+		done, err := s.shipBatch(ctx, bound)
+		if err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+	}
+	s.updateLag()
+	return nil
+}
+
+// shipBatch ships up to BatchSize events from head below bound; done
+// reports that none were left.
+func (s *Spool) shipBatch(ctx context.Context, bound uint64) (done bool, err error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: keyOf(s.head), UpperBound: keyOf(bound)})
+	if err != nil {
+		return false, fmt.Errorf("metering/spool: cannot read: %w", err)
+	}
+	events := make([]counter.Event, 0, min(s.opts.BatchSize, int(min(bound-s.head, math.MaxInt32))))
+	var last uint64
+	oldest := int64(0)
+	for ok := it.First(); ok && len(events) < s.opts.BatchSize; ok = it.Next() {
+		ev, at, err := decodeValue(it.Value())
+		if err != nil {
+			_ = it.Close()
+			return false, err
+		}
+		if len(events) == 0 {
+			oldest = at
+		}
+		events = append(events, ev)
+		last = binary.BigEndian.Uint64(it.Key())
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return false, fmt.Errorf("metering/spool: cannot read: %w", err)
+	}
+	if len(events) == 0 {
+		s.head = bound
+		return true, nil
+	}
+	s.metrics.lag.Set(max(0, float64(s.opts.Now().UnixNano()-oldest)/1e9))
+	sctx, cancel := context.WithTimeout(ctx, s.opts.ShipTimeout)
+	err = s.opts.Sink.Ship(sctx, events)
+	cancel()
+	if err != nil {
+		s.metrics.shipErrors.Inc()
+		return false, fmt.Errorf("metering/spool: cannot ship %d events: %w", len(events), err)
+	}
+	if s.opts.OnAck != nil {
+		s.opts.OnAck(events)
+	}
+	// A lost deletion only re-ships acknowledged events, which the Sink
+	// ignores by identity, so it need not be synced.
+	if err := s.db.DeleteRange(keyOf(s.head), keyOf(last+1), pebble.NoSync); err != nil {
+		return false, fmt.Errorf("metering/spool: cannot delete %d shipped events: %w", len(events), err)
+	}
+	s.head = last + 1
+	s.metrics.shipped.Add(float64(len(events)))
+	s.metrics.depth.Set(float64(s.depth.Add(-int64(len(events)))))
+	return false, nil
+}
+
+// updateLag sets the lag gauge to the age of the oldest spooled event.
+func (s *Spool) updateLag() {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: keyOf(s.head)})
+	if err != nil {
+		return
+	}
+	defer it.Close()
+	if !it.First() {
+		s.metrics.lag.Set(0)
+		return
+	}
+	if _, at, err := decodeValue(it.Value()); err == nil {
+		s.metrics.lag.Set(max(0, float64(s.opts.Now().UnixNano()-at)/1e9))
+	}
+}
+
+// Close stops Run (which flushes what it can within CloseTimeout), or
+// flushes itself when Run is not running, then closes the spool. Events not
+// shipped stay on disk for the next Open. It is safe to call more than once.
+func (s *Spool) Close() error {
+	s.closeOnce.Do(func() {
+		var flushErr error
+		close(s.stop)
+		if s.running.Load() {
+			<-s.runDone
+		} else {
+			flushErr = s.finalFlush()
+		}
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.appends.Wait()
+		s.shipMu.Lock()
+		defer s.shipMu.Unlock()
+		if err := s.db.Close(); err != nil {
+			flushErr = errors.Join(flushErr, fmt.Errorf("metering/spool: cannot close %q: %w", s.opts.Dir, err))
+		}
+		s.db = nil
+		s.closeErr = flushErr
+	})
+	return s.closeErr
+}
+
+// pebbleLogger passes Pebble's log lines to slog.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) { l.log.Info(fmt.Sprintf(format, args...)) }
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf(format, args...))
+}
