@@ -1,0 +1,476 @@
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/tollgate/tollgate/counter"
+)
+
+// Batch limits: one unlogged batch stays under Cassandra's default
+// batch_size_warn_threshold (5 KiB).
+const (
+	maxBatchRows  = 64
+	maxBatchBytes = 4 << 10
+	// rowOverhead estimates the bytes of one event row besides its strings.
+	rowOverhead = 48
+	// maxMergedPartitions is the most partitions pack puts in one batch,
+	// below Cassandra's unlogged_batch_across_partitions_warn_threshold (10).
+	maxMergedPartitions = 8
+)
+
+// Store is a counter.EventStore on Apache Cassandra. It is safe for
+// concurrent use.
+type Store struct {
+	session     *gocql.Session
+	opts        Options
+	bucketNanos int64
+	eventTTL    int
+	indexTTL    int
+	q           queries
+	closeOnce   sync.Once
+}
+
+var _ counter.EventStore = (*Store)(nil)
+
+// queries are the CQL statements, qualified with the keyspace.
+type queries struct {
+	insertEvent, updateLastWrite, insertIndex, saveCheckpoint string
+	selectRows, selectSum, selectIndex, selectCheckpoint      string
+	selectLastWrite                                           string
+}
+
+func newQueries(ks string) queries {
+	const key = "namespace = ? AND counter = ?"
+	const part = key + " AND time_bucket = ? AND event_bucket = ?"
+	return queries{
+		insertEvent: "INSERT INTO " + ks + ".events (namespace, counter, time_bucket, event_bucket, event_time, event_id, delta, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
+		// Written with the event time as write timestamp: the latest event wins.
+		updateLastWrite: "UPDATE " + ks + ".rollups USING TIMESTAMP ? SET last_write = ? WHERE " + key,
+		insertIndex:     "INSERT INTO " + ks + ".rollups (namespace, counter, time_bucket) VALUES (?, ?, ?) USING TTL ?",
+		// Written with the checkpoint time as write timestamp: the latest checkpoint wins.
+		saveCheckpoint:   "UPDATE " + ks + ".rollups USING TIMESTAMP ? SET checkpoint = ? WHERE " + key,
+		selectRows:       "SELECT delta, kind FROM " + ks + ".events WHERE " + part + " AND event_time > ? AND event_time <= ?",
+		selectSum:        "SELECT sum(delta) FROM " + ks + ".events WHERE " + part + " AND event_time >= ? AND event_time < ?",
+		selectIndex:      "SELECT time_bucket FROM " + ks + ".rollups WHERE " + key + " AND time_bucket >= ? AND time_bucket <= ?",
+		selectCheckpoint: "SELECT checkpoint FROM " + ks + ".rollups WHERE " + key + " LIMIT 1",
+		selectLastWrite:  "SELECT last_write FROM " + ks + ".rollups WHERE " + key + " LIMIT 1",
+	}
+}
+
+// Open connects to the cluster, creates the keyspace and tables when they are
+// missing and checks that the keyspace's TimeBucket and EventBuckets match opts.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	cluster := gocql.NewCluster(opts.Hosts...)
+	cluster.Port = opts.Port
+	cluster.Consistency = opts.Consistency
+	cluster.SerialConsistency = gocql.LocalSerial
+	cluster.Timeout = opts.Timeout
+	cluster.WriteTimeout = opts.Timeout
+	cluster.ConnectTimeout = opts.ConnectTimeout
+	cluster.RetryPolicy = &gocql.SimpleRetryPolicy{NumRetries: 2}
+	cluster.Logger = driverLogger{opts.Logger.With("component", "counter/cassandra")}
+	fallback := gocql.RoundRobinHostPolicy()
+	if opts.LocalDC != "" {
+		fallback = gocql.DCAwareRoundRobinPolicy(opts.LocalDC)
+	}
+	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(fallback)
+	session, err := cluster.CreateSession()
+	if err != nil {
+		return nil, fmt.Errorf("counter/cassandra: cannot connect to %v (port %d): %w (check the hosts and that Cassandra's native transport is up)", opts.Hosts, opts.Port, err)
+	}
+	if err := ensureSchema(ctx, session, &opts); err != nil {
+		session.Close()
+		return nil, err
+	}
+	return &Store{
+		session:     session,
+		opts:        opts,
+		bucketNanos: int64(opts.TimeBucket),
+		eventTTL:    int(opts.Retention / time.Second),
+		indexTTL:    int((opts.Retention + opts.TimeBucket) / time.Second),
+		q:           newQueries(opts.Keyspace),
+	}, nil
+}
+
+// Close closes the session. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(s.session.Close)
+	return nil
+}
+
+// partKey identifies an events partition.
+type partKey struct {
+	namespace, counter string
+	timeBucket         int64
+	eventBucket        int16
+}
+
+// counterKey identifies a counter.
+type counterKey struct{ namespace, counter string }
+
+// counterWrite is what one Append writes to a counter's rollup partition.
+type counterWrite struct {
+	lastWrite   int64
+	timeBuckets []int64
+}
+
+// Append writes the events and, per counter, its last-write time and
+// time-bucket index rows, in unlogged batches sent concurrently. Rows are
+// grouped by partition; small partition groups are packed together into one
+// request of at most maxMergedPartitions partitions. A clear is also copied
+// into the other event buckets of its time bucket.
+func (s *Store) Append(ctx context.Context, events []counter.Event) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("counter/cassandra: cannot append %d events: %w", len(events), err)
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	groups, err := s.appendGroups(events)
+	if err != nil {
+		return err
+	}
+	batches := s.pack(ctx, groups)
+	err = s.fanOut(ctx, len(batches), func(_ context.Context, i int) error {
+		return s.session.ExecuteBatch(batches[i])
+	})
+	if err != nil {
+		return fmt.Errorf("counter/cassandra: cannot append %d events to keyspace %q: %w (retry with the same events; check that the local data center's replicas are up)", len(events), s.opts.Keyspace, err)
+	}
+	return nil
+}
+
+// rowGroup is rows of one partition, at most maxBatchRows and about
+// maxBatchBytes.
+type rowGroup struct {
+	entries []gocql.BatchEntry
+	bytes   int
+}
+
+// appendGroups plans Append's rows, grouped by partition.
+func (s *Store) appendGroups(events []counter.Event) ([]rowGroup, error) {
+	var (
+		groups   []rowGroup
+		open     = make(map[partKey]int, len(events))
+		counters = make(map[counterKey]*counterWrite, 1)
+		order    []counterKey
+	)
+	addRow := func(k partKey, nanos int64, ev *counter.Event, delta int64, kind int8) {
+		bytes := len(k.namespace) + len(k.counter) + len(ev.ID) + rowOverhead
+		i, ok := open[k]
+		if !ok || len(groups[i].entries) >= maxBatchRows || groups[i].bytes+bytes > maxBatchBytes {
+			i = len(groups)
+			groups = append(groups, rowGroup{})
+			open[k] = i
+		}
+		groups[i].bytes += bytes
+		groups[i].entries = append(groups[i].entries, gocql.BatchEntry{
+			Stmt:       s.q.insertEvent,
+			Args:       []any{k.namespace, k.counter, k.timeBucket, k.eventBucket, nanos, ev.ID, delta, kind, s.eventTTL},
+			Idempotent: true,
+		})
+	}
+	for i := range events {
+		ev := &events[i]
+		nanos, err := unixNanos(ev.Time)
+		if err != nil {
+			return nil, fmt.Errorf("counter/cassandra: cannot append event %q of counter %q: %w", ev.ID, ev.Counter, err)
+		}
+		tb := nanos / s.bucketNanos
+		home := eventBucket(ev.ID, s.opts.EventBuckets)
+		k := partKey{ev.Namespace, ev.Counter, tb, home}
+		if ev.Clear {
+			for b := range s.opts.EventBuckets {
+				kind := kindClearCopy
+				if int16(b) == home {
+					kind = kindClear
+				}
+				k.eventBucket = int16(b)
+				addRow(k, nanos, ev, 0, kind)
+			}
+		} else {
+			addRow(k, nanos, ev, ev.Delta, kindAdd)
+		}
+		ck := counterKey{ev.Namespace, ev.Counter}
+		cw := counters[ck]
+		if cw == nil {
+			cw = &counterWrite{lastWrite: nanos}
+			counters[ck] = cw
+			order = append(order, ck)
+		}
+		cw.lastWrite = max(cw.lastWrite, nanos)
+		if !containsBucket(cw.timeBuckets, tb) {
+			cw.timeBuckets = append(cw.timeBuckets, tb)
+		}
+	}
+	for _, ck := range order {
+		cw := counters[ck]
+		rowBytes := len(ck.namespace) + len(ck.counter) + rowOverhead
+		g := rowGroup{bytes: rowBytes * (1 + len(cw.timeBuckets))}
+		g.entries = append(g.entries, gocql.BatchEntry{
+			Stmt: s.q.updateLastWrite, Args: []any{micros(cw.lastWrite), cw.lastWrite, ck.namespace, ck.counter}, Idempotent: true,
+		})
+		for _, tb := range cw.timeBuckets {
+			g.entries = append(g.entries, gocql.BatchEntry{
+				Stmt: s.q.insertIndex, Args: []any{ck.namespace, ck.counter, tb, s.indexTTL}, Idempotent: true,
+			})
+		}
+		groups = append(groups, g)
+	}
+	return groups, nil
+}
+
+// pack puts consecutive row groups into batches of at most
+// maxMergedPartitions partitions, maxBatchRows rows and about maxBatchBytes,
+// so a small Append is one request; the coordinator splits a batch by
+// partition.
+func (s *Store) pack(ctx context.Context, groups []rowGroup) []*gocql.Batch {
+	var (
+		batches     []*gocql.Batch
+		cur         *gocql.Batch
+		parts, size int
+	)
+	for _, g := range groups {
+		if cur == nil || parts == maxMergedPartitions || len(cur.Entries)+len(g.entries) > maxBatchRows || size+g.bytes > maxBatchBytes {
+			cur = s.session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+			batches = append(batches, cur)
+			parts, size = 0, 0
+		}
+		cur.Entries = append(cur.Entries, g.entries...)
+		parts++
+		size += g.bytes
+	}
+	return batches
+}
+
+// containsBucket reports whether tbs holds tb; an Append spans few buckets.
+func containsBucket(tbs []int64, tb int64) bool {
+	for _, t := range tbs {
+		if t == tb {
+			return true
+		}
+	}
+	return false
+}
+
+// Aggregate folds the counter's events with from < Time <= to, querying the
+// event buckets of every time bucket of the range in parallel.
+func (s *Store) Aggregate(ctx context.Context, namespace, counterName string, from, to time.Time) (counter.Aggregate, error) {
+	fail := func(err error) (counter.Aggregate, error) {
+		return counter.Aggregate{}, fmt.Errorf("counter/cassandra: cannot aggregate counter %q of namespace %q: %w", counterName, namespace, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	lo, hi := openBound(from), openBound(to)
+	if hi <= lo || hi < 0 {
+		return counter.Aggregate{}, nil
+	}
+	tbs, err := s.timeBuckets(ctx, namespace, counterName, (lo+1)/s.bucketNanos, hi/s.bucketNanos)
+	if err != nil {
+		return fail(err)
+	}
+	n := s.opts.EventBuckets
+	parts := make([]partFold, len(tbs)*n)
+	err = s.fanOut(ctx, len(parts), func(ctx context.Context, i int) error {
+		iter := s.session.Query(s.q.selectRows, namespace, counterName, tbs[i/n], int16(i%n), lo, hi).
+			WithContext(ctx).Idempotent(true).Iter()
+		var (
+			delta int64
+			kind  int8
+		)
+		for iter.Scan(&delta, &kind) {
+			parts[i].add(delta, kind)
+		}
+		return iter.Close()
+	})
+	if err != nil {
+		return fail(err)
+	}
+	sum, events, cleared := foldTimeBuckets(parts, n)
+	return counter.Aggregate{Sum: sum, Cleared: cleared, Events: events}, nil
+}
+
+// Sum returns the sum of the deltas of the counter's non-clear events with
+// from <= Time < to, summed by Cassandra per partition.
+func (s *Store) Sum(ctx context.Context, namespace, counterName string, from, to time.Time) (int64, error) {
+	fail := func(err error) (int64, error) {
+		return 0, fmt.Errorf("counter/cassandra: cannot sum counter %q of namespace %q: %w", counterName, namespace, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	lo, hi := closedBound(from), closedBound(to)
+	if hi <= lo {
+		return 0, nil
+	}
+	tbs, err := s.timeBuckets(ctx, namespace, counterName, lo/s.bucketNanos, (hi-1)/s.bucketNanos)
+	if err != nil {
+		return fail(err)
+	}
+	n := s.opts.EventBuckets
+	sums := make([]int64, len(tbs)*n)
+	err = s.fanOut(ctx, len(sums), func(ctx context.Context, i int) error {
+		// Clears are stored with delta 0, so they add nothing.
+		return s.session.Query(s.q.selectSum, namespace, counterName, tbs[i/n], int16(i%n), lo, hi).
+			WithContext(ctx).Idempotent(true).Scan(&sums[i])
+	})
+	if err != nil {
+		return fail(err)
+	}
+	var sum int64
+	for _, v := range sums {
+		sum += v
+	}
+	return sum, nil
+}
+
+// timeBuckets returns the time buckets in [first, last] that may hold events
+// of the counter, ascending: all of them for a short range, else those the
+// counter's time-bucket index lists.
+func (s *Store) timeBuckets(ctx context.Context, namespace, counterName string, first, last int64) ([]int64, error) {
+	if last-first < directTimeBuckets {
+		tbs := make([]int64, 0, last-first+1)
+		for tb := first; tb <= last; tb++ {
+			tbs = append(tbs, tb)
+		}
+		return tbs, nil
+	}
+	iter := s.session.Query(s.q.selectIndex, namespace, counterName, first, last).WithContext(ctx).Idempotent(true).Iter()
+	var (
+		tbs []int64
+		tb  int64
+	)
+	for iter.Scan(&tb) {
+		tbs = append(tbs, tb)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("cannot list time buckets: %w", err)
+	}
+	return tbs, nil
+}
+
+// Checkpoint returns the counter's stored checkpoint, or the zero Checkpoint.
+func (s *Store) Checkpoint(ctx context.Context, namespace, counterName string) (counter.Checkpoint, error) {
+	fail := func(err error) (counter.Checkpoint, error) {
+		return counter.Checkpoint{}, fmt.Errorf("counter/cassandra: cannot read the checkpoint of counter %q of namespace %q: %w", counterName, namespace, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	var b []byte
+	err := s.session.Query(s.q.selectCheckpoint, namespace, counterName).WithContext(ctx).Idempotent(true).Scan(&b)
+	if errors.Is(err, gocql.ErrNotFound) || (err == nil && b == nil) {
+		return counter.Checkpoint{}, nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	at, count, err := decodeCheckpoint(b)
+	if err != nil {
+		return fail(err)
+	}
+	return counter.Checkpoint{Count: count, At: time.Unix(0, at).UTC()}, nil
+}
+
+// SaveCheckpoint stores cp as one cell written with cp.At as its timestamp,
+// so Cassandra keeps the checkpoint with the latest At whatever the order in
+// which saves arrive.
+func (s *Store) SaveCheckpoint(ctx context.Context, namespace, counterName string, cp counter.Checkpoint) error {
+	fail := func(err error) error {
+		return fmt.Errorf("counter/cassandra: cannot save the checkpoint of counter %q of namespace %q: %w", counterName, namespace, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	at, err := unixNanos(cp.At)
+	if err != nil {
+		return fail(err)
+	}
+	err = s.session.Query(s.q.saveCheckpoint, micros(at), encodeCheckpoint(at, cp.Count), namespace, counterName).
+		WithContext(ctx).Idempotent(true).Exec()
+	if err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// LastWrite returns the greatest event Time appended for the counter, or the
+// zero time.
+func (s *Store) LastWrite(ctx context.Context, namespace, counterName string) (time.Time, error) {
+	fail := func(err error) (time.Time, error) {
+		return time.Time{}, fmt.Errorf("counter/cassandra: cannot read the last write of counter %q of namespace %q: %w", counterName, namespace, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	var nanos *int64
+	err := s.session.Query(s.q.selectLastWrite, namespace, counterName).WithContext(ctx).Idempotent(true).Scan(&nanos)
+	if errors.Is(err, gocql.ErrNotFound) || (err == nil && nanos == nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return time.Unix(0, *nanos).UTC(), nil
+}
+
+// fanOut runs fn(ctx, i) for i in [0, n) with at most MaxConcurrency at once
+// and returns the first error; after it the remaining calls are skipped and
+// the running ones see a canceled context.
+func (s *Store) fanOut(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	if n == 1 {
+		return fn(ctx, 0)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	workers := min(n, s.opts.MaxConcurrency)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		next int
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// driverLogger passes the driver's log lines to slog at info level.
+type driverLogger struct{ l *slog.Logger }
+
+func (d driverLogger) Print(v ...any) { d.l.Info(strings.TrimSpace(fmt.Sprint(v...))) }
+func (d driverLogger) Printf(format string, v ...any) {
+	d.l.Info(strings.TrimSpace(fmt.Sprintf(format, v...)))
+}
+func (d driverLogger) Println(v ...any) { d.l.Info(strings.TrimSpace(fmt.Sprintln(v...))) }

@@ -1,0 +1,116 @@
+package cassandra
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/counter"
+)
+
+// benchBase is the event time benchmarks start at.
+var benchBase = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// BenchmarkAppend compares the events/s of Store.Append, called from 32
+// goroutines (16 per CPU on the 2-core box), with a naive loop that INSERTs
+// one event row at a time on the same session and table.
+func BenchmarkAppend(b *testing.B) {
+	s := openTest(b, Options{Keyspace: "tollgate_it_bench"})
+	ctx := context.Background()
+	ns := uniqueNS(b)
+	b.Run("naive-insert-loop", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := range b.N {
+			err := s.session.Query(s.q.insertEvent, ns, "naive", int64(0), int16(0),
+				benchBase.Add(time.Duration(i)*time.Millisecond).UnixNano(), "e"+strconv.Itoa(i), int64(1), kindAdd, s.eventTTL).
+				WithContext(ctx).Exec()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	for _, batch := range []int{1, 16, 256} {
+		b.Run("Append/batch="+strconv.Itoa(batch)+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			var seq atomic.Int64
+			// As many concurrent Appends as a busy sidecar issues.
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				events := make([]counter.Event, batch)
+				for pb.Next() {
+					for j := range events {
+						n := seq.Add(1)
+						events[j] = counter.Event{Namespace: ns, Counter: "c" + strconv.Itoa(int(n%8)),
+							Time: benchBase.Add(time.Duration(n) * time.Millisecond), ID: "e" + strconv.FormatInt(n, 10), Delta: 1}
+					}
+					if err := s.Append(ctx, events); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkAggregateSmallGap measures the read of an accurate count: the
+// checkpointed counter's events in the last two seconds, as GetCount of a
+// counter in circulation does. It reports the latency percentiles.
+func BenchmarkAggregateSmallGap(b *testing.B) {
+	s := openTest(b, Options{Keyspace: "tollgate_it_bench"})
+	ctx := context.Background()
+	ns := uniqueNS(b)
+	// 10 minutes of history at 10 events/s; the gap is its last 2 s.
+	const history = 6000
+	events := make([]counter.Event, history)
+	for i := range events {
+		events[i] = counter.Event{Namespace: ns, Counter: "c", Time: benchBase.Add(time.Duration(i) * 100 * time.Millisecond), ID: "e" + strconv.Itoa(i), Delta: 1}
+	}
+	if err := s.Append(ctx, events); err != nil {
+		b.Fatal(err)
+	}
+	end := events[history-1].Time
+	from := end.Add(-2 * time.Second)
+	if err := s.SaveCheckpoint(ctx, ns, "c", counter.Checkpoint{Count: history - 20, At: from}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("Aggregate", func(b *testing.B) {
+		measureLatency(b, func() error {
+			agg, err := s.Aggregate(ctx, ns, "c", from, end)
+			if err == nil && agg.Events != 20 {
+				b.Fatalf("Aggregate: %+v, want 20 events", agg)
+			}
+			return err
+		})
+	})
+	// The floor: one single-partition read of the same cluster.
+	b.Run("Checkpoint", func(b *testing.B) {
+		measureLatency(b, func() error {
+			_, err := s.Checkpoint(ctx, ns, "c")
+			return err
+		})
+	})
+}
+
+// measureLatency runs op b.N times and reports its latency percentiles.
+func measureLatency(b *testing.B, op func() error) {
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	for range b.N {
+		start := time.Now()
+		err := op()
+		lat = append(lat, time.Since(start))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
