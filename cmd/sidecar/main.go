@@ -13,6 +13,8 @@ Usage:
   sidecar serve [flags]          run the sidecar (gRPC + HTTP)
   sidecar check-config [flags]   validate the configuration and exit
   sidecar counter <op> [flags]   add to, read or clear a counter of a running sidecar
+  sidecar usage [flags]          a meter's usage per window for one tenant
+  sidecar export [flags]         a meter's billing export (CSV or JSON lines)
   sidecar help                   show this help
 
 Run 'sidecar <command> --help' for the flags of a command.
@@ -35,6 +37,10 @@ func run(args []string) int {
 		return checkConfig(args[1:])
 	case "counter":
 		return counterCmd(args[1:])
+	case "usage":
+		return usageCmd(args[1:])
+	case "export":
+		return exportCmd(args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0

@@ -27,16 +27,20 @@ func parseMetering(s *settings.Settings) (*metering.Config, error) {
 	return metering.ParseConfig(file, &s.Metering)
 }
 
+// meterRetention keeps metering events long enough to bill a past month
+// and re-export it well after.
+const meterRetention = 400 * 24 * time.Hour
+
 // meteringNamespaces adds the counter namespaces the meters and quotas write
 // to, unless the settings configure them already: meters' namespaces with
-// their type, quotas' as accurate.
+// their type, quotas' as accurate, all keeping events for meterRetention.
 func meteringNamespaces(mc *metering.Config, ns map[string]global.NamespaceOptions) {
 	if mc == nil {
 		return
 	}
 	add := func(name string, typ global.Type) {
 		if _, ok := ns[name]; !ok {
-			ns[name] = global.NamespaceOptions{Type: typ}
+			ns[name] = global.NamespaceOptions{Type: typ, Retention: meterRetention}
 		}
 	}
 	for _, m := range mc.Meters {
