@@ -22,6 +22,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/tollgate/tollgate/internal/settings"
 	"github.com/tollgate/tollgate/internal/testenv"
 )
@@ -364,4 +366,74 @@ func captureRun(t *testing.T, args []string) (int, string) {
 	var buf bytes.Buffer
 	_, _ = io.Copy(&buf, r)
 	return code, buf.String()
+}
+
+// TestKubernetesExample checks the Kubernetes example: the Pod runs the app,
+// Envoy and Tollgate, and Tollgate's ConfigMaps pass check-config.
+func TestKubernetesExample(t *testing.T) {
+	data, err := os.ReadFile("../../examples/kubernetes/tollgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	configMaps := map[string]map[string]string{}
+	var containers []string
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc struct {
+			Kind     string
+			Metadata struct{ Name string }
+			Data     map[string]string
+			Spec     struct {
+				Template struct {
+					Spec struct{ Containers []struct{ Name string } }
+				}
+			}
+		}
+		if err := dec.Decode(&doc); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		switch doc.Kind {
+		case "ConfigMap":
+			configMaps[doc.Metadata.Name] = doc.Data
+		case "Deployment":
+			for _, c := range doc.Spec.Template.Spec.Containers {
+				containers = append(containers, c.Name)
+			}
+		}
+	}
+	if got := strings.Join(containers, ","); got != "app,envoy,tollgate" {
+		t.Fatalf("containers = %s, want app,envoy,tollgate", got)
+	}
+	dir := t.TempDir()
+	rlDir := filepath.Join(dir, "ratelimit")
+	if err := os.Mkdir(rlDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range configMaps["tollgate-ratelimit"] {
+		if err := os.WriteFile(filepath.Join(rlDir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settingsFile := filepath.Join(dir, "sidecar.yaml")
+	if err := os.WriteFile(settingsFile, []byte(configMaps["tollgate"]["sidecar.yaml"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := captureRun(t, []string{"check-config", "--config", settingsFile, "--ratelimit-config", rlDir})
+	if code != 0 || !strings.Contains(out, "config ok: 1 rate-limit domains") || !strings.Contains(out, "1 tenants") {
+		t.Fatalf("check-config of the Kubernetes example = %d %q", code, out)
+	}
+}
+
+func TestCheckConfigMetering(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "sidecar.yaml")
+	body := "metering:\n  tenants:\n    - id: acme\n      plan: nope\n"
+	if err := os.WriteFile(bad, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := captureRun(t, []string{"check-config", "--config", bad})
+	if code != 1 || !strings.HasPrefix(out, bad+":4: metering.") || !strings.Contains(out, "nope") {
+		t.Fatalf("check-config = %d %q, want exit 1 and %s:4: metering.…", code, out, bad)
+	}
 }

@@ -233,10 +233,13 @@ func (s *Spool) Run(ctx context.Context) error {
 	}
 }
 
+// finalFlush ships what it can before the shipper stops. A spool that Close
+// already closed was flushed by Close itself (Close raced ahead of a Run
+// that had not started yet), so that is not an error.
 func (s *Spool) finalFlush() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CloseTimeout)
 	defer cancel()
-	if err := s.Flush(ctx); err != nil {
+	if err := s.Flush(ctx); err != nil && !errors.Is(err, ErrClosed) {
 		return fmt.Errorf("metering/spool: %d events stay spooled for the next start: %w", s.depth.Load(), err)
 	}
 	return nil
