@@ -84,7 +84,7 @@ func openMetering(mc *metering.Config, s *settings.Settings, counters *durableCo
 	// The plans' rate limits get their own service; its decisions are counted
 	// by metering's own metrics, so its registry stays private.
 	limiter, err := ratelimit.New(ratelimit.Options{
-		Counter: backend, Now: time.Now, Logger: logger.With("component", "authz_ratelimit"), FailureMode: failure,
+		Counter: backend, Now: time.Now, Logger: logger.With("limiter", "authz"), FailureMode: failure,
 	}, mc.RateLimitConfig())
 	if err != nil {
 		return nil, err

@@ -85,7 +85,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	}
 	defer backend.Close()
 
-	counters, err := openCounters(ctx, s, nsOpts, logger.With("component", "counters"), reg)
+	counters, err := openCounters(ctx, s, nsOpts, logger, reg)
 	if err != nil {
 		return fmt.Errorf("cannot open the counter store (counters.store %s): %w", s.Counters.Store, err)
 	}
@@ -103,7 +103,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	svc, err := ratelimit.New(ratelimit.Options{
 		Counter:          backend,
 		Now:              time.Now,
-		Logger:           logger.With("component", "ratelimit"),
+		Logger:           logger,
 		Registerer:       reg,
 		GlobalShadowMode: s.RateLimit.ShadowMode,
 		FailureMode:      failure,
@@ -118,7 +118,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	var meter *meteringService
 	meterDone := make(chan error, 1)
 	if meterCfg != nil {
-		meter, err = openMetering(meterCfg, s, counters, backend, logger.With("component", "metering"), reg)
+		meter, err = openMetering(meterCfg, s, counters, backend, logger, reg)
 		if err != nil {
 			return fmt.Errorf("cannot start metering: %w", err)
 		}
@@ -132,7 +132,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	if s.RateLimit.Config != "" {
 		go func() {
 			watchDone <- ratelimit.Watch(runCtx, s.RateLimit.Config, ratelimit.WatchOptions{
-				Logger:     logger.With("component", "ratelimit_reload"),
+				Logger:     logger,
 				Registerer: reg,
 				OnLoad:     svc.SetConfig,
 			})
