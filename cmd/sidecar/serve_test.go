@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -435,5 +436,46 @@ func TestCheckConfigMetering(t *testing.T) {
 	code, out := captureRun(t, []string{"check-config", "--config", bad})
 	if code != 1 || !strings.HasPrefix(out, bad+":4: metering.") || !strings.Contains(out, "nope") {
 		t.Fatalf("check-config = %d %q, want exit 1 and %s:4: metering.…", code, out, bad)
+	}
+}
+
+// TestRedisDownFailureModes points the sidecar at a Redis that is not there:
+// decisions follow the failure mode within the Redis timeout, and /readyz
+// says why the sidecar is not ready.
+func TestRedisDownFailureModes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := l.Addr().String()
+	l.Close()
+	for _, c := range []struct {
+		mode string
+		want rlsv3.RateLimitResponse_Code
+	}{{"fail_open", rlsv3.RateLimitResponse_OK}, {"fail_closed", rlsv3.RateLimitResponse_OVER_LIMIT}} {
+		t.Run(c.mode, func(t *testing.T) {
+			sc := startSidecar(t, func(s *settings.Settings) {
+				s.Backend = "redis"
+				s.Redis.URL = "redis://" + closedAddr
+				s.Redis.Timeout = 50 * time.Millisecond
+				s.RateLimit.FailureMode = c.mode
+			})
+			start := time.Now()
+			resp, err := sc.client.ShouldRateLimit(context.Background(), request("it", "user", "down"))
+			if err != nil || resp.GetOverallCode() != c.want {
+				t.Fatalf("ShouldRateLimit = %v, %v; want %v", resp, err, c.want)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("decision took %v with Redis down", d)
+			}
+			code, body := httpDo(t, "GET", "http://"+sc.addrs.HTTP+"/readyz", "")
+			if code != 503 || !strings.Contains(body, "not ready: redis backend") {
+				t.Fatalf("/readyz = %d %q", code, body)
+			}
+			_, metrics := httpDo(t, "GET", "http://"+sc.addrs.HTTP+"/metrics", "")
+			if !strings.Contains(metrics, `tollgate_ratelimit_decisions_total{code="`+c.mode+`",domain="it"} 1`) {
+				t.Fatalf("metrics lack the %s decision", c.mode)
+			}
+		})
 	}
 }
