@@ -344,6 +344,7 @@ func TestCheckConfig(t *testing.T) {
 		}
 	}
 	f([]string{"--config", "../../examples/quickstart/sidecar.yaml"}, 0, "config ok")
+	f([]string{"--config", "../../examples/bench/sidecar.yaml"}, 0, "config ok: 1 rate-limit domains, 3 counter namespaces, 1 tenants")
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte("domain: d\ndescriptors:\n  - key: k\n    rate_limit: { unit: fortnight, requests_per_unit: 1 }\n"), 0o644); err != nil {
 		t.Fatal(err)
