@@ -9,41 +9,16 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tollgate/tollgate/internal/configerr"
 )
 
-// ConfigError is one problem of the metering section.
-type ConfigError struct {
-	// File is the file name given to ParseConfig.
-	File string
-	// Line is the 1-based line of the problem, or 0 when it has none.
-	Line int
-	// Msg names the setting ("metering.plans[0].name"), what is wrong and
-	// how to fix it.
-	Msg string
-}
+// ConfigError is one config problem: "file:line: message".
+type ConfigError = configerr.Error
 
-// Error returns "file:line: message" ("file: message" without a line).
-func (e ConfigError) Error() string {
-	if e.Line == 0 {
-		return e.File + ": " + e.Msg
-	}
-	return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Msg
-}
-
-// ConfigErrors is every problem ParseConfig found, in line order.
-type ConfigErrors []ConfigError
-
-// Error returns one "file:line: message" per line.
-func (e ConfigErrors) Error() string {
-	var b strings.Builder
-	for i, ce := range e {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(ce.Error())
-	}
-	return b.String()
-}
+// ConfigErrors is every problem found, in file and line order; its Error
+// returns one "file:line: message" per line.
+type ConfigErrors = configerr.List
 
 // Allowed keys of each mapping, in the order hints list them.
 var (
