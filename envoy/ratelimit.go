@@ -130,24 +130,33 @@ func (x *exchange) fromProto(in *rlsv3.RateLimitRequest) {
 	}
 }
 
+// protoStatus holds one descriptor status with the messages it points to,
+// so that a response takes three allocations whatever its size.
+type protoStatus struct {
+	status   rlsv3.RateLimitResponse_DescriptorStatus
+	limit    rlsv3.RateLimitResponse_RateLimit
+	duration durationpb.Duration
+}
+
 func (s *RateLimitServer) toProto(r *ratelimit.Response) *rlsv3.RateLimitResponse {
 	out := &rlsv3.RateLimitResponse{
 		OverallCode: rlsv3.RateLimitResponse_Code(r.OverallCode),
 		Statuses:    make([]*rlsv3.RateLimitResponse_DescriptorStatus, len(r.Statuses)),
 	}
+	backing := make([]protoStatus, len(r.Statuses))
 	for i := range r.Statuses {
-		st := &r.Statuses[i]
-		ps := &rlsv3.RateLimitResponse_DescriptorStatus{
-			Code:           rlsv3.RateLimitResponse_Code(st.Code),
-			LimitRemaining: st.LimitRemaining,
-		}
+		st, b := &r.Statuses[i], &backing[i]
+		ps := &b.status
+		ps.Code = rlsv3.RateLimitResponse_Code(st.Code)
+		ps.LimitRemaining = st.LimitRemaining
 		if st.CurrentLimit != nil {
-			ps.CurrentLimit = &rlsv3.RateLimitResponse_RateLimit{
-				Name:            st.CurrentLimit.Name,
-				RequestsPerUnit: st.CurrentLimit.RequestsPerUnit,
-				Unit:            rlsv3.RateLimitResponse_RateLimit_Unit(st.CurrentLimit.Unit),
-			}
-			ps.DurationUntilReset = durationpb.New(st.DurationUntilReset)
+			b.limit.Name = st.CurrentLimit.Name
+			b.limit.RequestsPerUnit = st.CurrentLimit.RequestsPerUnit
+			b.limit.Unit = rlsv3.RateLimitResponse_RateLimit_Unit(st.CurrentLimit.Unit)
+			ps.CurrentLimit = &b.limit
+			b.duration.Seconds = int64(st.DurationUntilReset / time.Second)
+			b.duration.Nanos = int32(st.DurationUntilReset % time.Second)
+			ps.DurationUntilReset = &b.duration
 		}
 		out.Statuses[i] = ps
 	}

@@ -56,8 +56,10 @@ func (o *WatchOptions) EnsureDefaults() {
 // changes have settled for Debounce. A config that fails to load is logged
 // and counted, and OnLoad is not called: the old config stays in use.
 //
-// Watch does not load the config when it starts; load it with LoadConfig
-// first. It returns an error only when watching cannot start.
+// Load the config with LoadConfig before calling Watch. Once its watches are
+// in place, Watch reloads once, so a change made between that LoadConfig and
+// the start of watching is not missed. It returns an error only when
+// watching cannot start.
 func Watch(ctx context.Context, path string, opts WatchOptions) error {
 	opts.EnsureDefaults()
 	if opts.OnLoad == nil {
@@ -103,8 +105,8 @@ func Watch(ctx context.Context, path string, opts WatchOptions) error {
 	}
 	success, failure := reloads.WithLabelValues("success"), reloads.WithLabelValues("failure")
 
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	// The first reload catches changes made before the watches were in place.
+	timer := time.NewTimer(opts.Debounce)
 	for {
 		select {
 		case <-ctx.Done():

@@ -1,20 +1,46 @@
 #!/usr/bin/env bash
 # `make bench`: Go benchmarks, then end-to-end load with ghz against the
-# sidecar on the Redis backend (single redis-server on loopback).
-# Knobs: BENCH_DURATION (20s), BENCH_CONCURRENCY (50), BENCH_GO (1: run Go
-# benchmarks), BENCH_BACKEND (redis or memory).
+# sidecar (bin/sidecar, built by `make build`) on Redis or memory.
+#
+# Knobs (environment):
+#   BENCH_DURATION     ghz run length per scenario (20s)
+#   BENCH_CONCURRENCY  ghz concurrent workers (50)
+#   BENCH_CONNECTIONS  ghz gRPC connections (4)
+#   BENCH_GO           1: run the Go benchmarks first (1)
+#   BENCH_BACKEND      redis or memory (redis)
+#   BENCH_REDIS_PORT   port of the dedicated bench redis-server (16479); the
+#                      test servers of scripts/redis.sh are left alone
+#   BENCH_PIN          1: pin the sidecar to CPU 0 and ghz (--cpus 1) and
+#                      redis-server to CPU 1, so ghz does not steal the
+#                      sidecar's core (0)
+#   BENCH_SCENARIOS    space-separated subset of: hot_key unique_keys
+#                      three_descr over_limit (all)
+#   BENCH_BIN          sidecar binary (./bin/sidecar)
+#   BENCH_GOGC         GOGC for the sidecar only (unset: the binary's default)
+# The summary has the CPU time (user+system) per decision of the sidecar and
+# of ghz itself, and the 1-minute load average after each run: the box may
+# be shared, so compare runs made under the same load. On a 2-core box ghz's
+# own CPU per call bounds the throughput: rps <= 2e6 / (sidecar + ghz us).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${BENCH_DURATION:-20s}"
 CONC="${BENCH_CONCURRENCY:-50}"
+CONNS="${BENCH_CONNECTIONS:-4}"
 BACKEND="${BENCH_BACKEND:-redis}"
-export TOLLGATE_RUN_DIR="${TOLLGATE_RUN_DIR:-/tmp/tollgate-bench}"
-OUT="$TOLLGATE_RUN_DIR/results"
+REDIS_PORT="${BENCH_REDIS_PORT:-16479}"
+PIN="${BENCH_PIN:-0}"
+SCENARIOS="${BENCH_SCENARIOS:-hot_key unique_keys three_descr over_limit}"
+BIN="${BENCH_BIN:-./bin/sidecar}"
+sidecar_env=()
+if [ -n "${BENCH_GOGC:-}" ]; then sidecar_env=(env "GOGC=$BENCH_GOGC"); fi
+RUN_DIR="${TOLLGATE_RUN_DIR:-/tmp/tollgate-bench}"
+OUT="$RUN_DIR/results"
 mkdir -p "$OUT"
 
 if [ "${BENCH_GO:-1}" = 1 ]; then
   echo "== Go benchmarks"
-  go test -run '^$' -bench . -benchmem -benchtime "${BENCH_TIME:-1s}" ./... | tee "$OUT/go-bench.txt"
+  go test -run '^$' -bench . -benchmem -benchtime "${BENCH_TIME:-1s}" \
+    ./envoy/ ./ratelimit/ ./counter/memory/ | tee "$OUT/go-bench.txt"
 fi
 
 GHZ="$(go env GOPATH)/bin/ghz"
@@ -23,21 +49,41 @@ if [ ! -x "$GHZ" ]; then
   GOFLAGS= go install github.com/bojand/ghz/cmd/ghz@v0.93.0
 fi
 
+sidecar_cpu=() ghz_cpu=() redis_cpu=()
+ghz_args=()
+if [ "$PIN" = 1 ]; then
+  sidecar_cpu=(taskset -c 0) ghz_cpu=(taskset -c 1) redis_cpu=(taskset -c 1)
+  ghz_args=(--cpus 1)
+fi
+
 sidecar_pid=""
+redis_dir="$RUN_DIR/redis-$REDIS_PORT"
 cleanup() {
-  [ -n "$sidecar_pid" ] && kill "$sidecar_pid" 2>/dev/null && wait "$sidecar_pid" 2>/dev/null || true
-  [ "$BACKEND" = redis ] && bash scripts/redis.sh down || true
+  if [ -n "$sidecar_pid" ]; then kill "$sidecar_pid" 2>/dev/null && wait "$sidecar_pid" 2>/dev/null || true; fi
+  if [ -f "$redis_dir/redis.pid" ]; then
+    local rpid
+    rpid="$(cat "$redis_dir/redis.pid")"
+    kill "$rpid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.1; done # free the port for the next run
+  fi
 }
 trap cleanup EXIT INT TERM
 
 args=(serve --grpc-addr 127.0.0.1:18081 --http-addr 127.0.0.1:18080
-      --ratelimit-config examples/bench/ratelimit.yaml --backend "$BACKEND" --data-dir "$TOLLGATE_RUN_DIR/data")
+      --ratelimit-config examples/bench/ratelimit.yaml --backend "$BACKEND" --data-dir "$RUN_DIR/data")
 if [ "$BACKEND" = redis ]; then
-  bash scripts/redis.sh up
-  eval "$(bash scripts/redis.sh env)"
-  args+=(--redis-url "redis://$TOLLGATE_TEST_REDIS_SINGLE")
+  command -v redis-server >/dev/null || bash scripts/redis.sh up >/dev/null # installs it
+  mkdir -p "$redis_dir"
+  "${redis_cpu[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode no \
+    --daemonize yes --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log" \
+    --dir "$redis_dir" --save "" --appendonly no
+  for _ in $(seq 1 100); do
+    redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.1
+  done
+  args+=(--redis-url "redis://127.0.0.1:$REDIS_PORT")
 fi
-./bin/sidecar "${args[@]}" 2> "$TOLLGATE_RUN_DIR/sidecar.log" &
+"${sidecar_cpu[@]}" "${sidecar_env[@]}" "$BIN" "${args[@]}" 2> "$RUN_DIR/sidecar.log" &
 sidecar_pid=$!
 for _ in $(seq 1 100); do
   curl -fsS http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break
@@ -49,22 +95,28 @@ curl -fsS http://127.0.0.1:18080/readyz >/dev/null
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$sidecar_pid/stat"; }
 HZ="$(getconf CLK_TCK)"
 
-printf '%-16s %10s %10s %10s %10s %14s\n' scenario rps p50_ms p99_ms errors cpu_us_per_req | tee "$OUT/ghz-summary.txt"
+echo "== ghz: $BIN, backend $BACKEND, c=$CONC, $CONNS connections, $DURATION per scenario, pinned=$PIN, GOGC=${BENCH_GOGC:-default}" | tee "$OUT/ghz-summary.txt"
+printf '%-12s %8s %8s %8s %7s %8s %8s %6s\n' scenario rps p50_ms p99_ms errors cpu_us ghz_us load1 | tee -a "$OUT/ghz-summary.txt"
 run() {
   local name=$1 data=$2 before after
+  case " $SCENARIOS " in *" $name "*) ;; *) return 0 ;; esac
   before="$(cpu_ticks)"
-  "$GHZ" --insecure --call envoy.service.ratelimit.v3.RateLimitService.ShouldRateLimit \
-    -c "$CONC" -z "$DURATION" --connections 4 -d "$data" -O json 127.0.0.1:18081 > "$OUT/ghz-$name.json"
+  timer=()
+  if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%U %S' -o "$OUT/ghz-$name.time"); else echo '0 0' > "$OUT/ghz-$name.time"; fi
+  "${timer[@]}" "${ghz_cpu[@]}" "$GHZ" "${ghz_args[@]}" --insecure --call envoy.service.ratelimit.v3.RateLimitService.ShouldRateLimit \
+    -c "$CONC" -z "$DURATION" --connections "$CONNS" -d "$data" -O json 127.0.0.1:18081 > "$OUT/ghz-$name.json"
   after="$(cpu_ticks)"
-  python3 - "$OUT/ghz-$name.json" "$name" "$before" "$after" "$HZ" <<'PY' | tee -a "$OUT/ghz-summary.txt"
+  python3 - "$OUT/ghz-$name.json" "$name" "$before" "$after" "$HZ" "$(cut -d' ' -f1 /proc/loadavg)" "$OUT/ghz-$name.time" <<'PY' | tee -a "$OUT/ghz-summary.txt"
 import json, sys
-path, name, before, after, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+path, name, before, after, hz, load = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+ghz_s = sum(float(x) for x in open(sys.argv[7]).read().split()[-2:])
 r = json.load(open(path))
 lat = {d["percentage"]: d["latency"] for d in r.get("latencyDistribution") or []}
 count = r["count"]
-errors = sum(r.get("statusCodeDistribution", {}).get(k, 0) for k in r.get("statusCodeDistribution", {}) if k != "OK")
+codes = r.get("statusCodeDistribution", {})
+errors = sum(v for k, v in codes.items() if k != "OK")
 cpu_us = (after - before) / hz * 1e6 / max(count, 1)
-print(f"{name:<16} {r['rps']:10.0f} {lat.get(50, 0)/1e6:10.2f} {lat.get(99, 0)/1e6:10.2f} {errors:10d} {cpu_us:14.1f}")
+print(f"{name:<12} {r['rps']:8.0f} {lat.get(50, 0)/1e6:8.2f} {lat.get(99, 0)/1e6:8.2f} {errors:7d} {cpu_us:8.1f} {ghz_s*1e6/max(count, 1):8.1f} {load:>6}")
 PY
 }
 run hot_key      '{"domain":"bench","descriptors":[{"entries":[{"key":"hot","value":"k"}]}]}'

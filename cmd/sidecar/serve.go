@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -34,11 +35,20 @@ import (
 // shutdownGrace bounds how long in-flight calls may take to finish on stop.
 const shutdownGrace = 10 * time.Second
 
+// defaultGCPercent is the sidecar's GOGC unless the environment sets one: its
+// live heap is small (a few MB), so Go's default of 100 collects dozens of
+// times a second under load; 400 cut CPU per decision by about a quarter for
+// about 10 MB more memory (measured with `make bench`).
+const defaultGCPercent = 400
+
 func serve(args []string) int {
 	cf := newConfigFlags("serve", "Runs the sidecar: Envoy's rate-limit service on gRPC, health, metrics and /json on HTTP.")
 	s, err := cf.parse(args)
 	if err != nil {
 		return exitCode(err)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
 	}
 	logger := newLogger(s.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

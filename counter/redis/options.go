@@ -43,6 +43,11 @@ type Options struct {
 	// PoolSize is the number of connections per server. Default: go-redis'
 	// default, 10 per GOMAXPROCS.
 	PoolSize int
+	// Pipelines is how many pipelines may be in flight at once. Concurrent
+	// Apply calls share them: the commands that arrive while all are busy
+	// go out together in the next one, in one write and one read, which
+	// saves CPU and round trips under load. Default: 2.
+	Pipelines int
 	// MaxRetries is how often go-redis retries a failed round trip within
 	// Timeout. A retried INCRBY whose first reply was lost counts twice.
 	// Default: 0 (no retries).
@@ -73,6 +78,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 50 * time.Millisecond
+	}
+	if o.Pipelines == 0 {
+		o.Pipelines = 2
 	}
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = "tollgate:"
@@ -116,6 +124,9 @@ func (o *Options) Validate() error {
 	}
 	if o.PoolSize < 0 {
 		errs = append(errs, fmt.Errorf("counter/redis: pool size %d is negative (use 0 for the default)", o.PoolSize))
+	}
+	if o.Pipelines < 0 {
+		errs = append(errs, fmt.Errorf("counter/redis: pipelines %d is negative (use 0 for the default, 2)", o.Pipelines))
 	}
 	if o.MaxRetries < 0 {
 		errs = append(errs, fmt.Errorf("counter/redis: max retries %d is negative (use 0 for none)", o.MaxRetries))

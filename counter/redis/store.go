@@ -26,6 +26,7 @@ type Store struct {
 	where   string // mode and addresses, for error texts
 	sliding script
 	bucket  script
+	b       *batcher
 	co      *coalescer      // nil when coalescing is disabled
 	ol      *overLimitCache // nil when the over-limit cache is disabled
 	m       *metrics
@@ -73,6 +74,7 @@ func New(opts Options) (*Store, error) {
 	if !opts.DisableCoalescing {
 		s.co = newCoalescer()
 	}
+	s.b = newBatcher(s.client, opts.Timeout, opts.Pipelines)
 	return s, nil
 }
 
@@ -138,6 +140,7 @@ type op struct {
 	lead   bool // opFixed: this call leads the key in the coalescer
 	key    string
 	end    int64 // opFixed, opJoined: window end, Unix nanoseconds
+	ttl    int64 // opFixed: milliseconds to the window end
 	incr   *goredis.IntCmd
 	b      *batch
 	prefix uint64
@@ -147,12 +150,14 @@ type op struct {
 }
 
 // Apply counts hits[i] and writes the state after it to out[i]; out must be
-// as long as hits. All hits go to Redis in one pipelined round trip, bounded
-// by Options.Timeout whatever ctx's deadline; a ctx that is already done
-// fails at once. Fixed-window hits may be merged with concurrent hits on the
-// same key, and over-limit fixed-window hits may be answered from the local
-// cache with Used = Limit + max(Hits, 1) without being counted. Failures to
-// reach Redis wrap counter.ErrUnavailable; out is then only partly written.
+// as long as hits. All hits go to Redis in one pipelined round trip, shared
+// with the hits of concurrent calls and bounded by Options.Timeout whatever
+// ctx's deadline (waiting for a busy pipeline may add up to another
+// Timeout); a ctx that is already done fails at once. Fixed-window hits may
+// be merged with concurrent hits on the same key, and over-limit
+// fixed-window hits may be answered from the local cache with
+// Used = Limit + max(Hits, 1) without being counted. Failures to reach Redis
+// wrap counter.ErrUnavailable; out is then only partly written.
 func (s *Store) Apply(ctx context.Context, now time.Time, hits []counter.Hit, out []counter.Outcome) error {
 	if len(out) != len(hits) {
 		return fmt.Errorf("counter/redis: got %d outcomes for %d hits; pass out with len(out) == len(hits)", len(out), len(hits))
@@ -177,10 +182,8 @@ func (s *Store) Apply(ctx context.Context, now time.Time, hits []counter.Hit, ou
 }
 
 func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []counter.Outcome) error {
-	rctx, cancel := s.detach(ctx)
-	defer cancel()
-	pipe := s.client.Pipeline()
 	ops := make([]op, 0, len(hits))
+	sends := 0
 	for i := range hits {
 		h := &hits[i]
 		w := int64(h.Window)
@@ -190,10 +193,9 @@ func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []
 			if h.Algorithm == counter.TokenBucket {
 				sc, tag = &s.bucket, "t:"
 			}
-			o := op{i: i, kind: opScript, key: s.opts.KeyPrefix + tag + h.Key, sc: sc,
-				args: []any{now / 1000, w / 1000, h.Limit, h.Hits}}
-			o.cmd = pipe.EvalSha(rctx, sc.sha, []string{o.key}, o.args...)
-			ops = append(ops, o)
+			ops = append(ops, op{i: i, kind: opScript, key: s.opts.KeyPrefix + tag + h.Key, sc: sc,
+				args: []any{now / 1000, w / 1000, h.Limit, h.Hits}})
+			sends++
 		default:
 			idx := floorDiv(now, w)
 			o := op{i: i, kind: opFixed, key: fixedKey(s.opts.KeyPrefix, h.Key, idx), end: (idx + 1) * w}
@@ -202,9 +204,9 @@ func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []
 				s.m.cacheHits.Inc()
 				continue
 			}
-			ttl := ceilMs(o.end - now)
+			o.ttl = ceilMs(o.end - now)
 			if s.co != nil {
-				b, prefix, lead := s.co.join(o.key, h.Hits, ttl)
+				b, prefix, lead := s.co.join(o.key, h.Hits, o.ttl)
 				if !lead {
 					o.kind, o.b, o.prefix = opJoined, b, prefix
 					ops = append(ops, o)
@@ -213,20 +215,23 @@ func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []
 				}
 				o.lead = true
 			}
-			o.incr = pipe.IncrBy(rctx, o.key, int64(h.Hits))
-			pipe.Do(rctx, "pexpire", o.key, ttl, "NX")
 			ops = append(ops, o)
+			sends++
 		}
 	}
-	if pipe.Len() > 0 {
-		_, _ = pipe.Exec(rctx) // errors are read per command below
+	var sendErr error
+	if sends > 0 {
+		sendErr = s.send(hits, ops)
 	}
 	for j := range ops {
 		if ops[j].lead {
 			s.release(ops[j].key)
 		}
 	}
-	s.retryNoScript(rctx, ops)
+	if sendErr != nil {
+		return sendErr
+	}
+	s.retryNoScript(ctx, ops)
 
 	var errs []error
 	for j := range ops {
@@ -257,12 +262,7 @@ func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []
 		if o.kind != opJoined {
 			continue
 		}
-		select {
-		case <-o.b.done:
-		case <-rctx.Done():
-			errs = append(errs, fmt.Errorf("waiting for a merged increment: %w", rctx.Err()))
-			continue
-		}
+		<-o.b.done // the flush is bounded by Timeout
 		if o.b.err != nil {
 			errs = append(errs, o.b.err)
 			continue
@@ -271,6 +271,29 @@ func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []
 		out[o.i] = s.fixedOutcome(o, h, o.b.total-int64(o.b.sum)+int64(o.prefix)+int64(h.Hits), now)
 	}
 	return errors.Join(errs...)
+}
+
+// send adds the commands of ops to the batcher's open pipeline and waits
+// until it has been sent.
+func (s *Store) send(hits []counter.Hit, ops []op) error {
+	g := s.b.lock()
+	if g == nil {
+		return errClosed
+	}
+	bg := context.Background() // the pipeline's own context bounds the round trip
+	for j := range ops {
+		o := &ops[j]
+		switch o.kind {
+		case opScript:
+			o.cmd = g.pipe.EvalSha(bg, o.sc.sha, []string{o.key}, o.args...)
+		case opFixed:
+			o.incr = g.pipe.IncrBy(bg, o.key, int64(hits[o.i].Hits))
+			g.pipe.Do(bg, "pexpire", o.key, o.ttl, "NX")
+		}
+	}
+	s.b.submit()
+	<-g.done
+	return nil
 }
 
 // fixedOutcome turns a post-increment count into an Outcome and remembers
@@ -300,7 +323,9 @@ func (s *Store) retryNoScript(ctx context.Context, ops []op) {
 		o.cmd = pipe.Eval(ctx, o.sc.src, []string{o.key}, o.args...)
 	}
 	if pipe != nil {
-		_, _ = pipe.Exec(ctx)
+		rctx, cancel := s.detach(ctx)
+		_, _ = pipe.Exec(rctx)
+		cancel()
 	}
 }
 
@@ -325,13 +350,16 @@ func (s *Store) release(key string) {
 func (s *Store) flush(b *batch) {
 	defer s.flushes.Done()
 	start := s.opts.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
-	pipe := s.client.Pipeline()
-	incr := pipe.IncrBy(ctx, b.key, int64(b.sum))
-	pipe.Do(ctx, "pexpire", b.key, b.ttlMs, "NX")
-	_, _ = pipe.Exec(ctx)
-	cancel()
-	b.total, b.err = incr.Result()
+	if g := s.b.lock(); g == nil {
+		b.err = errClosed
+	} else {
+		bg := context.Background() // the pipeline's own context bounds the round trip
+		incr := g.pipe.IncrBy(bg, b.key, int64(b.sum))
+		g.pipe.Do(bg, "pexpire", b.key, b.ttlMs, "NX")
+		s.b.submit()
+		<-g.done
+		b.total, b.err = incr.Result()
+	}
 	s.m.flushDur.Observe(s.opts.Now().Sub(start).Seconds())
 	close(b.done)
 	s.release(b.key)
@@ -369,6 +397,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.flushes.Wait()
+	s.b.close()
 	if err := s.client.Close(); err != nil {
 		return fmt.Errorf("counter/redis: cannot close client for %s: %w", s.where, err)
 	}

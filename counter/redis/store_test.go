@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,9 +47,10 @@ func TestValidate(t *testing.T) {
 			"counter/redis: unknown mode \"sentinel\" (use single, cluster or ring)\n" +
 				"counter/redis: address 0 is empty (remove it or give host:port)\n" +
 				"counter/redis: timeout -1ns is negative (use a positive duration such as 50ms)"},
-		{"cluster_db", Options{Mode: ModeCluster, Addrs: []string{"a:1"}, DB: 2, PoolSize: -1, MaxRetries: -2},
+		{"cluster_db", Options{Mode: ModeCluster, Addrs: []string{"a:1"}, DB: 2, PoolSize: -1, Pipelines: -3, MaxRetries: -2},
 			"counter/redis: mode cluster has only database 0, got DB 2 (set DB to 0)\n" +
 				"counter/redis: pool size -1 is negative (use 0 for the default)\n" +
+				"counter/redis: pipelines -3 is negative (use 0 for the default, 2)\n" +
 				"counter/redis: max retries -2 is negative (use 0 for none)"},
 		{"ring_no_addrs", Options{Mode: ModeRing}, "counter/redis: mode ring needs at least one address (set Addrs)"},
 	} {
@@ -64,7 +66,7 @@ func TestValidate(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	o := Options{Addrs: []string{"127.0.0.1:1"}}
 	o.EnsureDefaults()
-	if o.Mode != ModeSingle || o.Timeout != 50*time.Millisecond || o.KeyPrefix != "tollgate:" || o.OverLimitCacheSize != 65536 || o.Logger == nil || o.Now == nil {
+	if o.Mode != ModeSingle || o.Timeout != 50*time.Millisecond || o.KeyPrefix != "tollgate:" || o.OverLimitCacheSize != 65536 || o.Pipelines != 2 || o.Logger == nil || o.Now == nil {
 		t.Fatalf("defaults not applied: %+v", o)
 	}
 }
@@ -374,6 +376,74 @@ func TestCloseTwice(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestApplyAfterClose checks that a closed Store refuses hits at once.
+func TestApplyAfterClose(t *testing.T) {
+	s, err := New(Options{Addrs: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
+	want := "counter/redis: cannot apply 1 hits on single 127.0.0.1:1: counter: backend unavailable: counter/redis: store is closed (do not call Apply after Close) (check that redis is reachable; raise Options.Timeout if it is slow)"
+	if !errors.Is(err, counter.ErrUnavailable) || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}
+
+// TestSharedPipelinesExact sends many concurrent calls through one pipeline
+// slot, while the server is paused so that they pile up into shared
+// pipelines, and checks every caller gets its own exact count.
+func TestSharedPipelinesExact(t *testing.T) {
+	srv := startServer(t)
+	ctl := srv.client()
+	s, err := New(Options{Addrs: []string{srv.addr()}, Timeout: 5 * time.Second, Pipelines: 1, DisableCoalescing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := ctl.Do(context.Background(), "client", "pause", 100, "write").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const callers = 64
+	outs := make([][]counter.Outcome, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			hits := []counter.Hit{
+				{Key: "shared", Limit: callers / 2, Window: time.Minute, Hits: 1},
+				{Key: "own" + strconv.Itoa(c), Limit: 10, Window: time.Minute, Hits: uint64(c + 1)},
+			}
+			outs[c] = make([]counter.Outcome, len(hits))
+			errs[c] = s.Apply(context.Background(), besteffortest.T0, hits, outs[c])
+		})
+	}
+	wg.Wait()
+	seen := make([]bool, callers+1)
+	allowed := 0
+	for c := range callers {
+		if errs[c] != nil {
+			t.Fatalf("caller %d: %v", c, errs[c])
+		}
+		shared, own := outs[c][0], outs[c][1]
+		if shared.Used < 1 || shared.Used > callers || seen[shared.Used] {
+			t.Fatalf("caller %d: shared counter used %d, want a distinct count in 1..%d", c, shared.Used, callers)
+		}
+		seen[shared.Used] = true
+		if shared.Allowed {
+			allowed++
+		}
+		if want := uint64(c + 1); own.Used != want || own.Allowed != (want <= 10) {
+			t.Fatalf("caller %d: own counter %+v, want used %d", c, own, want)
+		}
+	}
+	if allowed != callers/2 {
+		t.Fatalf("%d callers allowed on the shared counter, want %d", allowed, callers/2)
 	}
 }
 
