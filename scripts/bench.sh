@@ -14,9 +14,12 @@
 #                      redis-server to CPU 1, so ghz does not steal the
 #                      sidecar's core (0)
 #   BENCH_SCENARIOS    space-separated subset of: hot_key unique_keys
-#                      three_descr over_limit (all)
+#                      three_descr over_limit authz_rate authz_max (all)
 #   BENCH_BIN          sidecar binary (./bin/sidecar)
 #   BENCH_GOGC         GOGC for the sidecar only (unset: the binary's default)
+#   BENCH_AUTHZ        1: also load ext_authz Check with metering on (1)
+#   BENCH_AUTHZ_RATE   fixed Check rate of the authz_rate scenario (5000)
+#   BENCH_CASSANDRA    1: start Cassandra and run its store benchmarks (0)
 # The summary has the CPU time (user+system) per decision of the sidecar and
 # of ghz itself, and the 1-minute load average after each run: the box may
 # be shared, so compare runs made under the same load. On a 2-core box ghz's
@@ -29,7 +32,7 @@ CONNS="${BENCH_CONNECTIONS:-4}"
 BACKEND="${BENCH_BACKEND:-redis}"
 REDIS_PORT="${BENCH_REDIS_PORT:-16479}"
 PIN="${BENCH_PIN:-0}"
-SCENARIOS="${BENCH_SCENARIOS:-hot_key unique_keys three_descr over_limit}"
+SCENARIOS="${BENCH_SCENARIOS:-hot_key unique_keys three_descr over_limit authz_rate authz_max}"
 BIN="${BENCH_BIN:-./bin/sidecar}"
 sidecar_env=()
 if [ -n "${BENCH_GOGC:-}" ]; then sidecar_env=(env "GOGC=$BENCH_GOGC"); fi
@@ -40,7 +43,20 @@ mkdir -p "$OUT"
 if [ "${BENCH_GO:-1}" = 1 ]; then
   echo "== Go benchmarks"
   go test -run '^$' -bench . -benchmem -benchtime "${BENCH_TIME:-1s}" \
-    ./envoy/ ./ratelimit/ ./counter/memory/ | tee "$OUT/go-bench.txt"
+    ./envoy/ ./ratelimit/ ./counter/memory/ ./metering/ | tee "$OUT/go-bench.txt"
+  # Durable counters: a fixed number of operations, so the latency
+  # percentiles they report have enough samples.
+  go test -run '^$' -bench 'Append|AddCount|AccurateGetCount' -benchmem -benchtime 300000x \
+    ./counter/pebble/ ./counter/global/ | tee -a "$OUT/go-bench.txt"
+  # Each iteration waits for an eventual count to converge (seconds).
+  go test -run '^$' -bench EventualConvergence -benchtime 3x ./counter/global/ | tee -a "$OUT/go-bench.txt"
+fi
+if [ "${BENCH_CASSANDRA:-0}" = 1 ]; then
+  echo "== Cassandra store benchmarks"
+  bash scripts/cassandra.sh up
+  eval "$(bash scripts/cassandra.sh env)"
+  go test -run '^$' -bench . -benchmem -benchtime 3s ./counter/cassandra/ | tee "$OUT/go-bench-cassandra.txt" || true
+  bash scripts/cassandra.sh down
 fi
 
 GHZ="$(go env GOPATH)/bin/ghz"
@@ -83,13 +99,19 @@ if [ "$BACKEND" = redis ]; then
   done
   args+=(--redis-url "redis://127.0.0.1:$REDIS_PORT")
 fi
-"${sidecar_cpu[@]}" "${sidecar_env[@]}" "$BIN" "${args[@]}" 2> "$RUN_DIR/sidecar.log" &
-sidecar_pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS http://127.0.0.1:18080/readyz >/dev/null
+# start_sidecar (re)starts the sidecar with the given serve arguments and
+# waits until it is ready.
+start_sidecar() {
+  if [ -n "$sidecar_pid" ]; then kill "$sidecar_pid" 2>/dev/null && wait "$sidecar_pid" 2>/dev/null || true; fi
+  "${sidecar_cpu[@]}" "${sidecar_env[@]}" "$BIN" "$@" 2> "$RUN_DIR/sidecar.log" &
+  sidecar_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fsS http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS http://127.0.0.1:18080/readyz >/dev/null
+}
+start_sidecar "${args[@]}"
 
 # cpu_ticks prints the sidecar's user+system CPU time in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$sidecar_pid/stat"; }
@@ -97,13 +119,15 @@ HZ="$(getconf CLK_TCK)"
 
 echo "== ghz: $BIN, backend $BACKEND, c=$CONC, $CONNS connections, $DURATION per scenario, pinned=$PIN, GOGC=${BENCH_GOGC:-default}" | tee "$OUT/ghz-summary.txt"
 printf '%-12s %8s %8s %8s %7s %8s %8s %6s\n' scenario rps p50_ms p99_ms errors cpu_us ghz_us load1 | tee -a "$OUT/ghz-summary.txt"
+# run NAME DATA [CALL [GHZ ARGS...]] loads the sidecar with one scenario.
 run() {
-  local name=$1 data=$2 before after
+  local name=$1 data=$2 call=${3:-envoy.service.ratelimit.v3.RateLimitService.ShouldRateLimit} before after
+  shift 3 || shift $#
   case " $SCENARIOS " in *" $name "*) ;; *) return 0 ;; esac
   before="$(cpu_ticks)"
   timer=()
   if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%U %S' -o "$OUT/ghz-$name.time"); else echo '0 0' > "$OUT/ghz-$name.time"; fi
-  "${timer[@]}" "${ghz_cpu[@]}" "$GHZ" "${ghz_args[@]}" --insecure --call envoy.service.ratelimit.v3.RateLimitService.ShouldRateLimit \
+  "${timer[@]}" "${ghz_cpu[@]}" "$GHZ" "${ghz_args[@]}" --insecure --call "$call" "$@" \
     -c "$CONC" -z "$DURATION" --connections "$CONNS" -d "$data" -O json 127.0.0.1:18081 > "$OUT/ghz-$name.json"
   after="$(cpu_ticks)"
   python3 - "$OUT/ghz-$name.json" "$name" "$before" "$after" "$HZ" "$(cut -d' ' -f1 /proc/loadavg)" "$OUT/ghz-$name.time" <<'PY' | tee -a "$OUT/ghz-summary.txt"
@@ -123,4 +147,14 @@ run hot_key      '{"domain":"bench","descriptors":[{"entries":[{"key":"hot","val
 run unique_keys  '{"domain":"bench","descriptors":[{"entries":[{"key":"user","value":"u{{.RequestNumber}}-{{.WorkerID}}"}]}]}'
 run three_descr  '{"domain":"bench","descriptors":[{"entries":[{"key":"a","value":"1"}]},{"entries":[{"key":"b","value":"2"}]},{"entries":[{"key":"c","value":"3"}]}]}'
 run over_limit   '{"domain":"bench","descriptors":[{"entries":[{"key":"over","value":"x"}]}]}'
+
+if [ "${BENCH_AUTHZ:-1}" = 1 ]; then
+  # ext_authz Check with metering on (a synced spool write per allowed
+  # Check), on the embedded store: first at a fixed rate, then flat out.
+  start_sidecar serve --config examples/bench/sidecar.yaml --grpc-addr 127.0.0.1:18081 --http-addr 127.0.0.1:18080 \
+    --backend memory --data-dir "$RUN_DIR/data-authz-$$"
+  check='{"attributes":{"request":{"http":{"id":"{{.WorkerID}}-{{.RequestNumber}}","method":"GET","path":"/v1/things","headers":{"x-api-key":"bench-key","x-request-id":"{{.WorkerID}}-{{.RequestNumber}}"}}}}}'
+  run authz_rate "$check" envoy.service.auth.v3.Authorization.Check -r "${BENCH_AUTHZ_RATE:-5000}"
+  run authz_max "$check" envoy.service.auth.v3.Authorization.Check
+fi
 echo "results in $OUT"
