@@ -30,8 +30,8 @@ func newConfigFlags(name, summary string) *configFlags {
 	c := &configFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
 	fs := c.fs
 	fs.StringVar(&c.configFile, "config", "", "sidecar YAML settings file; flags given on the command line win over it")
-	fs.StringVar(&c.grpcAddr, "grpc-addr", "127.0.0.1:8081", "gRPC listen address (rate limit service, health)")
-	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (/healthz, /readyz, /metrics, /json)")
+	fs.StringVar(&c.grpcAddr, "grpc-addr", "127.0.0.1:8081", "gRPC listen address (rate limit, ext_authz, access log, counters, health)")
+	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (/healthz, /readyz, /metrics, /json, /v1/counter, /v1/usage, /v1/export)")
 	fs.StringVar(&c.rlConfig, "ratelimit-config", "", "envoyproxy/ratelimit YAML file, or a directory of them (reloaded on change)")
 	fs.StringVar(&c.backend, "backend", "memory", "best-effort counter backend: memory or redis")
 	fs.StringVar(&c.redisURL, "redis-url", "redis://127.0.0.1:6379", "redis://host:port; for cluster or ring a comma list of host:port")

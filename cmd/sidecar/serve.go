@@ -42,7 +42,7 @@ const shutdownGrace = 10 * time.Second
 const defaultGCPercent = 400
 
 func serve(args []string) int {
-	cf := newConfigFlags("serve", "Runs the sidecar: Envoy's rate-limit service on gRPC, health, metrics and /json on HTTP.")
+	cf := newConfigFlags("serve", "Runs the sidecar: on gRPC Envoy's rate-limit, ext_authz and access log services and the counter API; on HTTP health, metrics, /json, the counter API, usage and export.")
 	s, err := cf.parse(args)
 	if err != nil {
 		return exitCode(err)
@@ -72,8 +72,9 @@ type listeners struct {
 }
 
 // runServer builds every component from s, serves until ctx is done, then
-// drains: health NOT_SERVING, graceful gRPC stop, HTTP shutdown, counters
-// drained and backends closed. ready, when not nil, receives the bound addresses once serving.
+// drains: health NOT_SERVING, graceful gRPC stop, HTTP shutdown, metering
+// flushed, counters drained, backends closed. ready, when not nil, receives
+// the bound addresses once serving.
 func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, ready chan<- listeners) error {
 	start := time.Now()
 	reg := prometheus.NewRegistry()
