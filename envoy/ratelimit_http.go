@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/tollgate/tollgate/internal/httperr"
 )
 
 // maxJSONBody bounds the /json request body.
@@ -20,17 +22,17 @@ func (s *RateLimitServer) JSONHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST with a JSON RateLimitRequest body")
+			httperr.Write(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST with a JSON RateLimitRequest body")
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
 		if err != nil {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body over 1 MiB or unreadable: "+err.Error())
+			httperr.Write(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body over 1 MiB or unreadable: "+err.Error())
 			return
 		}
 		var req rlsv3.RateLimitRequest
 		if err := protojson.Unmarshal(body, &req); err != nil {
-			writeJSONError(w, http.StatusBadRequest, "invalid_json", "cannot parse RateLimitRequest JSON: "+err.Error())
+			httperr.Write(w, http.StatusBadRequest, "invalid_json", "cannot parse RateLimitRequest JSON: "+err.Error())
 			return
 		}
 		resp, err := s.ShouldRateLimit(r.Context(), &req)
@@ -39,12 +41,12 @@ func (s *RateLimitServer) JSONHandler() http.Handler {
 			if status.Code(err) == codes.InvalidArgument {
 				code = http.StatusBadRequest
 			}
-			writeJSONError(w, code, status.Code(err).String(), status.Convert(err).Message())
+			httperr.Write(w, code, status.Code(err).String(), status.Convert(err).Message())
 			return
 		}
 		out, err := protojson.Marshal(resp)
 		if err != nil {
-			writeJSONError(w, http.StatusInternalServerError, "internal", "cannot encode response: "+err.Error())
+			httperr.Write(w, http.StatusInternalServerError, "internal", "cannot encode response: "+err.Error())
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/internal/httperr"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -90,17 +90,11 @@ const (
 
 var resultNames = [numResults]string{"allowed", "missing_credentials", "invalid_credentials", "rate_limited", "quota_exceeded", "unavailable"}
 
-// errorBody returns {"error":{"code":code,"message":message}}.
-func errorBody(code, message string) []byte {
-	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
-	return b
-}
-
 var (
-	bodyInvalidKey    = errorBody("invalid_api_key", "the API key is not valid (hint: check the key, or ask for a new one)")
-	bodyUnknownTenant = errorBody("unknown_tenant", "the authenticated tenant has no plan here (hint: ask the operator to add the tenant)")
-	bodyRateLimited   = errorBody("rate_limited", "rate limit exceeded (hint: retry after the Retry-After seconds)")
-	bodyUnavailable   = errorBody("unavailable", "metering is temporarily unavailable (hint: retry shortly)")
+	bodyInvalidKey    = httperr.Body("invalid_api_key", "the API key is not valid (hint: check the key, or ask for a new one)")
+	bodyUnknownTenant = httperr.Body("unknown_tenant", "the authenticated tenant has no plan here (hint: ask the operator to add the tenant)")
+	bodyRateLimited   = httperr.Body("rate_limited", "rate limit exceeded (hint: retry after the Retry-After seconds)")
+	bodyUnavailable   = httperr.Body("unavailable", "metering is temporarily unavailable (hint: retry shortly)")
 )
 
 // ruleState is an identification rule with its denial body.
@@ -151,7 +145,7 @@ func (m *Metering) buildPlans() {
 			q := &p.Quotas[i]
 			msg := "monthly quota " + strconv.Quote(q.Name) + " of " + strconv.FormatInt(q.RequestsPerMonth, 10) +
 				" requests used up (hint: it resets at the start of the next calendar month, " + q.Location.String() + ")"
-			tp.quotas = append(tp.quotas, planQuota{quota: q, count: m.quotas.count(t.ID, q), body: errorBody("quota_exceeded", msg), token: "quota." + q.Name})
+			tp.quotas = append(tp.quotas, planQuota{quota: q, count: m.quotas.count(t.ID, q), body: httperr.Body("quota_exceeded", msg), token: "quota." + q.Name})
 		}
 		m.plans[k] = tp
 		return tp
@@ -174,9 +168,9 @@ func (m *Metering) buildPlans() {
 		r := &cfg.Identification[i]
 		var body []byte
 		if r.TrustedHeader != "" {
-			body = errorBody("missing_credentials", "no authenticated tenant (hint: authenticate first; the "+r.TrustedHeader+" header was not set)")
+			body = httperr.Body("missing_credentials", "no authenticated tenant (hint: authenticate first; the "+r.TrustedHeader+" header was not set)")
 		} else {
-			body = errorBody("missing_api_key", "no API key (hint: send it in the "+r.APIKeyHeader+" header)")
+			body = httperr.Body("missing_api_key", "no API key (hint: send it in the "+r.APIKeyHeader+" header)")
 		}
 		m.rules = append(m.rules, ruleState{rule: r, missingBody: body})
 	}
@@ -186,7 +180,7 @@ func (m *Metering) buildPlans() {
 // defaultRule identifies paths no configured rule matches.
 var defaultRule = ruleState{
 	rule:        &RouteIdentification{APIKeyHeader: DefaultAPIKeyHeader},
-	missingBody: errorBody("missing_api_key", "no API key (hint: send it in the "+DefaultAPIKeyHeader+" header)"),
+	missingBody: httperr.Body("missing_api_key", "no API key (hint: send it in the "+DefaultAPIKeyHeader+" header)"),
 }
 
 // rule returns the identification rule of path: the longest matching prefix.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -71,7 +72,7 @@ func exportCmd(args []string) int {
 	if *out == "" {
 		return getTo(os.Stdout, q.timeout, "http://"+q.addr+"/v1/export?"+v.Encode())
 	}
-	tmp, err := os.CreateTemp(dirOf(*out), ".export-*")
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".export-*")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sidecar export:", err)
 		return 1
@@ -90,13 +91,6 @@ func exportCmd(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }
 
 // getTo copies the body of a successful GET to w; a failed one prints the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/counter/global"
+	"github.com/tollgate/tollgate/internal/httperr"
 )
 
 // maxBody bounds one HTTP request body (a batch of adds fits).
@@ -101,7 +102,7 @@ func (s *Server) Handler() http.Handler {
 	}))
 	mux.HandleFunc("POST /v1/counter/batchAdd", s.batchAdd)
 	mux.HandleFunc("/v1/counter/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found",
+		httperr.Write(w, http.StatusNotFound, "not_found",
 			fmt.Sprintf("no counter operation %s %s; use POST /v1/counter/add, addAndGet, get, clear or batchAdd", r.Method, r.URL.Path))
 	})
 	return mux
@@ -174,19 +175,15 @@ func (s *Server) batchAdd(w http.ResponseWriter, r *http.Request) {
 
 func writeErr(w http.ResponseWriter, err error) {
 	if errors.Is(err, errBadRequest) {
-		writeError(w, http.StatusBadRequest, "invalid_argument", err.Error())
+		httperr.Write(w, http.StatusBadRequest, "invalid_argument", err.Error())
 		return
 	}
 	c := classify(err)
-	writeError(w, c.http, c.name, err.Error())
+	httperr.Write(w, c.http, c.name, err.Error())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
 }

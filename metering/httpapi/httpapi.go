@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/httperr"
 	"github.com/tollgate/tollgate/metering"
 )
 
@@ -102,7 +103,7 @@ func isGet(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	w.Header().Set("Allow", "GET, HEAD")
-	writeJSON(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed (hint: use GET)")
+	httperr.Write(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed (hint: use GET)")
 	return false
 }
 
@@ -135,22 +136,16 @@ func writeError(w http.ResponseWriter, err error) {
 	var pe *paramError
 	switch {
 	case errors.As(err, &pe):
-		writeJSON(w, http.StatusBadRequest, "invalid_query", pe.msg)
+		httperr.Write(w, http.StatusBadRequest, "invalid_query", pe.msg)
 	case errors.Is(err, metering.ErrUnknownMeter):
-		writeJSON(w, http.StatusBadRequest, "unknown_meter", err.Error())
+		httperr.Write(w, http.StatusBadRequest, "unknown_meter", err.Error())
 	case errors.Is(err, metering.ErrUnknownTenant):
-		writeJSON(w, http.StatusBadRequest, "unknown_tenant", err.Error())
+		httperr.Write(w, http.StatusBadRequest, "unknown_tenant", err.Error())
 	case errors.Is(err, metering.ErrInvalidQuery):
-		writeJSON(w, http.StatusBadRequest, "invalid_query", err.Error())
+		httperr.Write(w, http.StatusBadRequest, "invalid_query", err.Error())
 	case errors.Is(err, metering.ErrWindowOpen):
-		writeJSON(w, http.StatusConflict, "window_open", err.Error())
+		httperr.Write(w, http.StatusConflict, "window_open", err.Error())
 	default:
-		writeJSON(w, http.StatusInternalServerError, "internal", err.Error())
+		httperr.Write(w, http.StatusInternalServerError, "internal", err.Error())
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": message}})
 }
