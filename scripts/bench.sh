@@ -13,13 +13,15 @@
 #   BENCH_PIN          1: pin the sidecar to CPU 0 and ghz (--cpus 1) and
 #                      redis-server to CPU 1, so ghz does not steal the
 #                      sidecar's core (0)
-#   BENCH_SCENARIOS    space-separated subset of: hot_key unique_keys
-#                      three_descr over_limit authz_rate authz_max (all)
+#   BENCH_SCENARIOS    space-separated subset of: noop_max noop_rate hot_key
+#                      unique_keys three_descr over_limit authz_rate
+#                      authz_max (all)
 #   BENCH_BIN          sidecar binary (./bin/sidecar)
 #   BENCH_GOGC         GOGC for the sidecar only (unset: the binary's default)
 #   BENCH_AUTHZ        1: also load ext_authz Check with metering on (1)
 #   BENCH_AUTHZ_RATE   fixed Check rate of the authz_rate scenario (5000)
-#   BENCH_CASSANDRA    1: start Cassandra and run its store benchmarks (0)
+#   BENCH_CASSANDRA    1: start a single Cassandra node and run its store
+#                      benchmarks (0)
 # The summary has the CPU time (user+system) per decision of the sidecar and
 # of ghz itself, and the 1-minute load average after each run: the box may
 # be shared, so compare runs made under the same load. On a 2-core box ghz's
@@ -32,7 +34,7 @@ CONNS="${BENCH_CONNECTIONS:-4}"
 BACKEND="${BENCH_BACKEND:-redis}"
 REDIS_PORT="${BENCH_REDIS_PORT:-16479}"
 PIN="${BENCH_PIN:-0}"
-SCENARIOS="${BENCH_SCENARIOS:-hot_key unique_keys three_descr over_limit authz_rate authz_max}"
+SCENARIOS="${BENCH_SCENARIOS:-noop_max noop_rate hot_key unique_keys three_descr over_limit authz_rate authz_max}"
 BIN="${BENCH_BIN:-./bin/sidecar}"
 sidecar_env=()
 if [ -n "${BENCH_GOGC:-}" ]; then sidecar_env=(env "GOGC=$BENCH_GOGC"); fi
@@ -46,16 +48,20 @@ if [ "${BENCH_GO:-1}" = 1 ]; then
     ./envoy/ ./ratelimit/ ./counter/memory/ ./metering/ | tee "$OUT/go-bench.txt"
   # Durable counters: a fixed number of operations, so the latency
   # percentiles they report have enough samples.
-  go test -run '^$' -bench 'Append|AddCount|AccurateGetCount' -benchmem -benchtime 300000x \
+  go test -run '^$' -bench 'Append|AddCount|AccurateGetCount$' -benchmem -benchtime 300000x \
     ./counter/pebble/ ./counter/global/ | tee -a "$OUT/go-bench.txt"
   # Each iteration waits for an eventual count to converge (seconds).
   go test -run '^$' -bench EventualConvergence -benchtime 3x ./counter/global/ | tee -a "$OUT/go-bench.txt"
 fi
 if [ "${BENCH_CASSANDRA:-0}" = 1 ]; then
-  echo "== Cassandra store benchmarks"
-  bash scripts/cassandra.sh up
+  echo "== Cassandra store benchmarks (single node)"
+  bash scripts/cassandra.sh single
   eval "$(bash scripts/cassandra.sh env)"
-  go test -run '^$' -bench . -benchmem -benchtime 3s ./counter/cassandra/ | tee "$OUT/go-bench-cassandra.txt" || true
+  # Reads first, on a quiet node; then writes; then reads again while the
+  # node compacts what the writes left.
+  go test -run '^$' -bench AggregateSmallGap -benchmem -benchtime 5s ./counter/cassandra/ | tee "$OUT/go-bench-cassandra.txt" || true
+  go test -run '^$' -bench AccurateGetCountCassandra -benchmem -benchtime 3000x ./counter/global/ | tee -a "$OUT/go-bench-cassandra.txt" || true
+  go test -run '^$' -bench 'Append|AggregateSmallGap' -benchmem -benchtime 3s ./counter/cassandra/ | tee -a "$OUT/go-bench-cassandra.txt" || true
   bash scripts/cassandra.sh down
 fi
 
@@ -119,16 +125,31 @@ HZ="$(getconf CLK_TCK)"
 
 echo "== ghz: $BIN, backend $BACKEND, c=$CONC, $CONNS connections, $DURATION per scenario, pinned=$PIN, GOGC=${BENCH_GOGC:-default}" | tee "$OUT/ghz-summary.txt"
 printf '%-12s %8s %8s %8s %7s %8s %8s %6s\n' scenario rps p50_ms p99_ms errors cpu_us ghz_us load1 | tee -a "$OUT/ghz-summary.txt"
-# run NAME DATA [CALL [GHZ ARGS...]] loads the sidecar with one scenario.
+# Request bodies, precomputed (scripts/ghzdata) so that ghz spends no CPU on
+# templates: one per scenario, or a distinct one per request for unique_keys
+# (a new counter each) and authz (a new x-request-id, so a new metering
+# event each). ghz sends them round robin and parses them before it starts,
+# which its CPU figure includes (about 2 s per 100,000 bodies).
+DATA="$RUN_DIR/ghz-data"
+mkdir -p "$DATA"
+for s in noop hot_key unique_keys three_descr over_limit authz; do
+  case $s in unique_keys) n=300000 ;; authz) n=150000 ;; *) n=1 ;; esac
+  [ -s "$DATA/$s-$n.bin" ] || go run ./scripts/ghzdata -scenario "$s" -n "$n" -out "$DATA/$s-$n.bin"
+  declare "data_$s=$DATA/$s-$n.bin"
+done
+
+# run NAME [DATA [CALL [GHZ ARGS...]]] loads the sidecar with one scenario;
+# DATA names the request bodies (default: NAME's).
 run() {
-  local name=$1 data=$2 call=${3:-envoy.service.ratelimit.v3.RateLimitService.ShouldRateLimit} before after
+  local name=$1 data=${2:-$1} call=${3:-envoy.service.ratelimit.v3.RateLimitService.ShouldRateLimit} before after file
   shift 3 || shift $#
   case " $SCENARIOS " in *" $name "*) ;; *) return 0 ;; esac
+  file="data_$data"
   before="$(cpu_ticks)"
   timer=()
   if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%U %S' -o "$OUT/ghz-$name.time"); else echo '0 0' > "$OUT/ghz-$name.time"; fi
   "${timer[@]}" "${ghz_cpu[@]}" "$GHZ" "${ghz_args[@]}" --insecure --call "$call" "$@" \
-    -c "$CONC" -z "$DURATION" --connections "$CONNS" -d "$data" -O json 127.0.0.1:18081 > "$OUT/ghz-$name.json"
+    -c "$CONC" -z "$DURATION" --connections "$CONNS" --binary-file "${!file}" -O json 127.0.0.1:18081 > "$OUT/ghz-$name.json"
   after="$(cpu_ticks)"
   python3 - "$OUT/ghz-$name.json" "$name" "$before" "$after" "$HZ" "$(cut -d' ' -f1 /proc/loadavg)" "$OUT/ghz-$name.time" <<'PY' | tee -a "$OUT/ghz-summary.txt"
 import json, sys
@@ -143,18 +164,24 @@ cpu_us = (after - before) / hz * 1e6 / max(count, 1)
 print(f"{name:<12} {r['rps']:8.0f} {lat.get(50, 0)/1e6:8.2f} {lat.get(99, 0)/1e6:8.2f} {errors:7d} {cpu_us:8.1f} {ghz_s*1e6/max(count, 1):8.1f} {load:>6}")
 PY
 }
-run hot_key      '{"domain":"bench","descriptors":[{"entries":[{"key":"hot","value":"k"}]}]}'
-run unique_keys  '{"domain":"bench","descriptors":[{"entries":[{"key":"user","value":"u{{.RequestNumber}}-{{.WorkerID}}"}]}]}'
-run three_descr  '{"domain":"bench","descriptors":[{"entries":[{"key":"a","value":"1"}]},{"entries":[{"key":"b","value":"2"}]},{"entries":[{"key":"c","value":"3"}]}]}'
-run over_limit   '{"domain":"bench","descriptors":[{"entries":[{"key":"over","value":"x"}]}]}'
+# The floor: gRPC's own health check, which does no work, flat out and at
+# the authz scenario's rate.
+run noop_max noop grpc.health.v1.Health.Check
+run noop_rate noop grpc.health.v1.Health.Check -r "${BENCH_AUTHZ_RATE:-5000}"
+run hot_key
+run unique_keys
+run three_descr
+run over_limit
 
 if [ "${BENCH_AUTHZ:-1}" = 1 ]; then
   # ext_authz Check with metering on (a synced spool write per allowed
   # Check), on the embedded store: first at a fixed rate, then flat out.
   start_sidecar serve --config examples/bench/sidecar.yaml --grpc-addr 127.0.0.1:18081 --http-addr 127.0.0.1:18080 \
     --backend memory --data-dir "$RUN_DIR/data-authz-$$"
-  check='{"attributes":{"request":{"http":{"id":"{{.WorkerID}}-{{.RequestNumber}}","method":"GET","path":"/v1/things","headers":{"x-api-key":"bench-key","x-request-id":"{{.WorkerID}}-{{.RequestNumber}}"}}}}}'
-  run authz_rate "$check" envoy.service.auth.v3.Authorization.Check -r "${BENCH_AUTHZ_RATE:-5000}"
-  run authz_max "$check" envoy.service.auth.v3.Authorization.Check
+  run authz_rate authz envoy.service.auth.v3.Authorization.Check -r "${BENCH_AUTHZ_RATE:-5000}"
+  # A fresh store: the same request ids again would be retries.
+  start_sidecar serve --config examples/bench/sidecar.yaml --grpc-addr 127.0.0.1:18081 --http-addr 127.0.0.1:18080 \
+    --backend memory --data-dir "$RUN_DIR/data-authz-max-$$"
+  run authz_max authz envoy.service.auth.v3.Authorization.Check
 fi
 echo "results in $OUT"

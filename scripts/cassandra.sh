@@ -10,7 +10,8 @@
 #   scripts/cassandra.sh single         # one node: n1 127.0.0.1 (dc1, JMX 7199), CQL 9142
 #   scripts/cassandra.sh down           # stop the nodes this script started (by pid file) and wait for them
 #   scripts/cassandra.sh status         # per node: pid, RSS, CQL port open or not
-#   scripts/cassandra.sh env            # print the export lines for internal/testenv (eval "$(scripts/cassandra.sh env)")
+#   scripts/cassandra.sh env            # print the export lines for internal/testenv (eval "$(scripts/cassandra.sh env)");
+#                                       # the dc2 address only while n2 runs
 #   scripts/cassandra.sh nodetool [n1|n2] <args...>    # e.g. nodetool status, nodetool n2 describecluster
 #
 # `up` and `single` are idempotent: when the requested nodes already run (and answer CQL) they return at once;
@@ -438,7 +439,11 @@ cmd_status() {
 
 cmd_env() {
   echo "export TOLLGATE_TEST_CASSANDRA=127.0.0.1:$NATIVE_PORT"
-  echo "export TOLLGATE_TEST_CASSANDRA_DC2=127.0.0.2:$NATIVE_PORT"
+  if [ -n "$(node_pid n2)" ]; then
+    echo "export TOLLGATE_TEST_CASSANDRA_DC2=127.0.0.2:$NATIVE_PORT"
+  else # `single`: tests that need dc2 skip (or fail under TOLLGATE_REQUIRE_BACKENDS=1)
+    echo "unset TOLLGATE_TEST_CASSANDRA_DC2"
+  fi
 }
 
 # One invocation at a time per run dir (up/single/down change the same nodes).

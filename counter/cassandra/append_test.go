@@ -28,10 +28,7 @@ func TestAppendGroups(t *testing.T) {
 		return counter.Event{Namespace: "ns", Counter: c, Time: base.Add(time.Duration(sec) * time.Second), ID: id, Delta: 1, Clear: clear}
 	}
 	t.Run("one add", func(t *testing.T) {
-		groups, err := s.appendGroups([]counter.Event{ev("c", 0, "a", false)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		groups := s.appendGroups([][]counter.Event{{ev("c", 0, "a", false)}})
 		if len(groups) != 2 || len(groups[0].entries) != 1 || len(groups[1].entries) != 2 {
 			t.Fatalf("groups = %d (%v), want an event row and a rollup group of last-write + index", len(groups), groups)
 		}
@@ -40,10 +37,7 @@ func TestAppendGroups(t *testing.T) {
 		}
 	})
 	t.Run("clear copied into every event bucket", func(t *testing.T) {
-		groups, err := s.appendGroups([]counter.Event{ev("c", 0, "x", true)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		groups := s.appendGroups([][]counter.Event{{ev("c", 0, "x", true)}})
 		if len(groups) != 5 {
 			t.Fatalf("%d groups, want 4 event buckets + 1 rollup", len(groups))
 		}
@@ -63,10 +57,7 @@ func TestAppendGroups(t *testing.T) {
 		for i := range 1000 {
 			events = append(events, ev("c", i%120, "e"+strconv.Itoa(i), false))
 		}
-		groups, err := s.appendGroups(events)
-		if err != nil {
-			t.Fatal(err)
-		}
+		groups := s.appendGroups([][]counter.Event{events})
 		rows := 0
 		for _, g := range groups[:len(groups)-1] {
 			if len(g.entries) > maxBatchRows || g.bytes > maxBatchBytes {
@@ -81,11 +72,18 @@ func TestAppendGroups(t *testing.T) {
 			t.Errorf("rollup group has %d rows, want last-write + 2 time buckets", len(k))
 		}
 	})
-	t.Run("time out of range", func(t *testing.T) {
-		_, err := s.appendGroups([]counter.Event{{Namespace: "ns", Counter: "c", ID: "z"}})
-		want := `counter/cassandra: cannot append event "z" of counter "c": time 0001-01-01 00:00:00 +0000 UTC is outside 1970-01-01..2262-04-11, the Unix nanoseconds the store keeps`
-		if err == nil || err.Error() != want {
-			t.Errorf("error = %v, want %s", err, want)
+	t.Run("the events of several Appends share partitions and rollup rows", func(t *testing.T) {
+		a, b := ev("c", 0, "a", false), ev("c", 5, "a2", false)
+		b.ID = "b"
+		for eventBucket(b.ID, 4) != eventBucket(a.ID, 4) { // the same event bucket as a
+			b.ID += "b"
+		}
+		groups := s.appendGroups([][]counter.Event{{a}, {b}})
+		if len(groups) != 2 || len(groups[0].entries) != 2 || len(groups[1].entries) != 2 {
+			t.Fatalf("groups = %v, want one partition with both events and one rollup group", groups)
+		}
+		if got := groups[1].entries[0].Args[1]; got != b.Time.UnixNano() {
+			t.Errorf("last write = %v, want the later event's %d", got, b.Time.UnixNano())
 		}
 	})
 }

@@ -26,6 +26,14 @@
 //   - layout: the TimeBucket and EventBuckets the keyspace was created with;
 //     Open refuses options that differ.
 //
+// # Writes
+//
+// Append writes in unlogged batches, rows grouped by partition and small
+// partitions packed together. Concurrent Appends are written together
+// (package groupcommit: 8 committers, up to 4096 events each), so that many
+// one-event Appends share a few requests. The driver writes each request at
+// once (no write coalescing delay).
+//
 // # Reads
 //
 // Aggregate and Sum query every event bucket of every time bucket of the

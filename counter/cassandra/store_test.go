@@ -2,6 +2,7 @@ package cassandra
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -168,6 +169,24 @@ func TestTimeOutOfRange(t *testing.T) {
 	want = `counter/cassandra: cannot save the checkpoint of counter "c" of namespace "ns": time 0001-01-01 00:00:00 +0000 UTC is outside 1970-01-01..2262-04-11, the Unix nanoseconds the store keeps`
 	if err == nil || err.Error() != want {
 		t.Errorf("SaveCheckpoint at the zero time: error %v, want %s", err, want)
+	}
+}
+
+// TestAppendAfterClose checks that Append after Close says the store is
+// closed.
+func TestAppendAfterClose(t *testing.T) {
+	s := openTest(t, Options{Keyspace: "tollgate_it_conformance"})
+	ns := uniqueNS(t)
+	ev := counter.Event{Namespace: ns, Counter: "c", Time: time.Now(), ID: "a", Delta: 1}
+	if err := s.Append(context.Background(), []counter.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ev.ID = "b"
+	if err := s.Append(context.Background(), []counter.Event{ev}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after Close: error %v, want ErrClosed", err)
 	}
 }
 

@@ -11,7 +11,10 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/counter/cassandra"
 	"github.com/tollgate/tollgate/counter/pebble"
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // benchCounters returns Counters over a Pebble store on the real filesystem,
@@ -23,6 +26,30 @@ func benchCounters(b *testing.B) *Counters {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
+	return benchCountersOn(b, s)
+}
+
+// benchCassandraCounters returns Counters over the test Cassandra node
+// (internal/testenv), in a keyspace of the benchmarks, with the real clock.
+func benchCassandraCounters(b *testing.B) *Counters {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := cassandra.Open(ctx, cassandra.Options{
+		Hosts: testenv.Addrs(b, testenv.Cassandra), Keyspace: "tollgate_it_global_bench", LocalDC: "dc1",
+		Replication: cassandra.Replication{DataCenters: map[string]int{"dc1": 1}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return benchCountersOn(b, s)
+}
+
+// benchCountersOn returns Counters over s with testNamespaces and the real
+// clock.
+func benchCountersOn(b *testing.B, s counter.EventStore) *Counters {
+	b.Helper()
 	c, err := New(Options{Store: s, Namespaces: testNamespaces, Now: time.Now})
 	if err != nil {
 		b.Fatal(err)
@@ -96,15 +123,33 @@ func BenchmarkAddCount(b *testing.B) {
 }
 
 // BenchmarkAccurateGetCount measures GetCount of an Accurate counter in
-// circulation: a writer adds to it about 1,000 times a second while the
-// rollup workers keep its checkpoint close to now. Reports the p99 latency.
+// circulation on Pebble; see benchAccurateGetCount.
 func BenchmarkAccurateGetCount(b *testing.B) {
-	c := benchCounters(b)
+	benchAccurateGetCount(b, benchCounters(b), 1000)
+}
+
+// BenchmarkAccurateGetCountCassandra measures GetCount of an Accurate
+// counter in circulation on Cassandra (make bench BENCH_CASSANDRA=1); see
+// benchAccurateGetCount.
+func BenchmarkAccurateGetCountCassandra(b *testing.B) {
+	for _, rate := range []int{100, 1000} {
+		b.Run("adds/s="+strconv.Itoa(rate), func(b *testing.B) {
+			benchAccurateGetCount(b, benchCassandraCounters(b), rate)
+		})
+	}
+}
+
+// benchAccurateGetCount measures GetCount of an Accurate counter in
+// circulation: a writer adds to it about rate times a second while the
+// rollup workers keep its checkpoint close to now (the live scan covers at
+// least accept_limit of adds). Reports the p99 latency.
+func benchAccurateGetCount(b *testing.B, c *Counters, rate int) {
 	ctx := context.Background()
+	name := "hot-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(time.Millisecond)
+		t := time.NewTicker(time.Second / time.Duration(rate))
 		defer t.Stop()
 		for i := 0; ; i++ {
 			select {
@@ -112,7 +157,7 @@ func BenchmarkAccurateGetCount(b *testing.B) {
 				return
 			case <-t.C:
 			}
-			if err := c.AddCount(ctx, "acc", "hot", 1, IdempotencyToken{Token: strconv.Itoa(i), GenerationTime: time.Now()}); err != nil {
+			if err := c.AddCount(ctx, "acc", name, 1, IdempotencyToken{Token: strconv.Itoa(i), GenerationTime: time.Now()}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -125,7 +170,7 @@ func BenchmarkAccurateGetCount(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		t := time.Now()
-		if _, err := c.GetCount(ctx, "acc", "hot"); err != nil {
+		if _, err := c.GetCount(ctx, "acc", name); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t))

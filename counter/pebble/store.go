@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/counter/groupcommit"
 )
 
 // ErrClosed is returned by every method of a closed Store except Close.
@@ -44,9 +45,8 @@ type Store struct {
 	mu     sync.RWMutex
 	closed bool
 	done   chan struct{}
-	// reqs feeds the committers; Close closes it under mu.
-	reqs       chan *appendReq
-	committers sync.WaitGroup
+	// commits runs Append's group commits.
+	commits *groupcommit.Group[counter.Event]
 	// failed is set when a commit failed fatally; see ErrFailed.
 	failed atomic.Bool
 
@@ -72,10 +72,8 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("counter/pebble: cannot open %q: %w (check the directory exists, is writable and is not open in another process)", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: log, done: make(chan struct{}), reqs: make(chan *appendReq, opts.MaxCommitEvents)}
-	for range opts.Committers {
-		s.committers.Go(func() { s.commitLoop(s.reqs) })
-	}
+	s := &Store{db: db, opts: opts, log: log, done: make(chan struct{})}
+	s.commits = groupcommit.Start(opts.Committers, opts.MaxCommitEvents, s.commit)
 	return s, nil
 }
 
@@ -100,13 +98,7 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	if s.failed.Load() {
 		return ErrFailed
 	}
-	r := reqPool.Get().(*appendReq)
-	r.events = events
-	s.reqs <- r
-	err := <-r.done
-	r.events = nil
-	reqPool.Put(r)
-	if err != nil {
+	if err := s.commits.Submit(events); err != nil {
 		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
 	}
 	return nil
@@ -337,8 +329,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	close(s.done)
-	close(s.reqs)
-	s.committers.Wait()
+	s.commits.Close()
 	if s.failed.Load() {
 		// Pebble's commit pipeline is broken; closing it could block.
 		return ErrFailed

@@ -1,0 +1,143 @@
+package groupcommit
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// blockingCommit records each commit's submissions; the first commit waits
+// until release is closed, so later submissions queue up behind it.
+type blockingCommit struct {
+	mu      sync.Mutex
+	commits [][][]int
+	started chan struct{}
+	release chan struct{}
+	err     error
+}
+
+func newBlockingCommit() *blockingCommit {
+	return &blockingCommit{started: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (b *blockingCommit) commit(subs [][]int) error {
+	b.mu.Lock()
+	first := len(b.commits) == 0
+	cp := make([][]int, len(subs))
+	copy(cp, subs)
+	b.commits = append(b.commits, cp)
+	b.mu.Unlock()
+	if first {
+		close(b.started)
+		<-b.release
+	}
+	return b.err
+}
+
+// waitQueued waits until n submissions wait in g's queue.
+func waitQueued(t *testing.T, g *Group[int], n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(g.reqs) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d submissions queued after 5s, want %d", len(g.reqs), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestWaitingSubmissionsShareOneCommit(t *testing.T) {
+	bc := newBlockingCommit()
+	g := Start(1, 100, bc.commit)
+	defer g.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	wg.Go(func() { errs[0] = g.Submit([]int{0}) })
+	<-bc.started
+	for i := 1; i < 6; i++ {
+		wg.Go(func() { errs[i] = g.Submit([]int{i, i}) })
+	}
+	waitQueued(t, g, 5)
+	close(bc.release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Submit %d: %v", i, err)
+		}
+	}
+	if len(bc.commits) != 2 || len(bc.commits[0]) != 1 || len(bc.commits[1]) != 5 {
+		t.Fatalf("commits = %v, want one of 1 submission then one of the 5 that waited", bc.commits)
+	}
+	items := 0
+	for _, s := range bc.commits[1] {
+		items += len(s)
+	}
+	if items != 10 {
+		t.Fatalf("second commit has %d items, want 10", items)
+	}
+}
+
+func TestMaxItemsBoundsACommit(t *testing.T) {
+	bc := newBlockingCommit()
+	g := Start(1, 4, bc.commit)
+	defer g.Close()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = g.Submit([]int{0}) })
+	<-bc.started
+	for i := range 4 {
+		wg.Go(func() { _ = g.Submit([]int{i, i}) })
+	}
+	waitQueued(t, g, 4)
+	close(bc.release)
+	wg.Wait()
+	// 4 submissions of 2 items with at most 4 items a commit: 2 commits of 2.
+	if len(bc.commits) != 3 || len(bc.commits[1]) != 2 || len(bc.commits[2]) != 2 {
+		t.Fatalf("commits = %v, want 1 submission, then 2 and 2", bc.commits)
+	}
+}
+
+func TestCommitErrorReachesEverySubmission(t *testing.T) {
+	bc := newBlockingCommit()
+	bc.err = errors.New("disk full")
+	g := Start(2, 100, bc.commit)
+	defer g.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() { errs[0] = g.Submit([]int{0}) })
+	<-bc.started
+	close(bc.release)
+	for i := 1; i < 3; i++ {
+		wg.Go(func() { errs[i] = g.Submit([]int{i}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != bc.err {
+			t.Errorf("Submit %d = %v, want %v", i, err, bc.err)
+		}
+	}
+}
+
+func TestCloseWaitsForCommitsThenRefuses(t *testing.T) {
+	bc := newBlockingCommit()
+	g := Start(1, 100, bc.commit)
+	submitted := make(chan error, 1)
+	go func() { submitted <- g.Submit([]int{1}) }()
+	<-bc.started
+	closed := make(chan struct{})
+	go func() { g.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a commit was in flight")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(bc.release)
+	<-closed
+	if err := <-submitted; err != nil {
+		t.Fatalf("Submit in flight during Close = %v, want nil", err)
+	}
+	if err := g.Submit([]int{2}); err != ErrClosed {
+		t.Fatalf("Submit after Close = %v, want ErrClosed", err)
+	}
+	g.Close() // a second Close does nothing
+}
