@@ -30,7 +30,7 @@
 //
 // Append writes in unlogged batches, rows grouped by partition and small
 // partitions packed together. Concurrent Appends are written together
-// (package groupcommit: 8 committers, up to 4096 events each), so that many
+// (package groupcommit: 4 committers, up to 4096 events each), so that many
 // one-event Appends share a few requests. The driver writes each request at
 // once (no write coalescing delay).
 //

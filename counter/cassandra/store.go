@@ -27,7 +27,7 @@ const (
 	maxMergedPartitions = 8
 	// appendCommitters is how many group commits of Append run at once, and
 	// maxCommitEvents the most events one gathers from waiting Appends.
-	appendCommitters = 8
+	appendCommitters = 4
 	maxCommitEvents  = 4096
 )
 
