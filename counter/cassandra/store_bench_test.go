@@ -2,13 +2,13 @@ package cassandra
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/internal/benchload"
 )
 
 // benchBase is the event time benchmarks start at.
@@ -141,7 +141,7 @@ func measureLatency(b *testing.B, op func() error) {
 		}
 	}
 	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	p99 := benchload.P99(lat) // sorts lat
+	b.ReportMetric(benchload.Millis(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(benchload.Millis(p99), "p99-ms")
 }

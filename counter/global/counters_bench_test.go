@@ -2,10 +2,8 @@ package global
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/cassandra"
 	"github.com/tollgate/tollgate/counter/pebble"
+	"github.com/tollgate/tollgate/internal/benchload"
 	"github.com/tollgate/tollgate/internal/testenv"
 )
 
@@ -58,16 +57,6 @@ func benchCountersOn(b *testing.B, s counter.EventStore) *Counters {
 	return c
 }
 
-// p99 returns the 99th percentile of the recorded latencies.
-func p99(lat [][]time.Duration) time.Duration {
-	all := slices.Concat(lat...)
-	if len(all) == 0 {
-		return 0
-	}
-	slices.Sort(all)
-	return all[len(all)*99/100]
-}
-
 // BenchmarkAddCount measures durably acknowledged adds per second with many
 // goroutines calling AddCount (one event each) or BatchAdd (32 events), over
 // 1,000 counters, and reports the p99 acknowledgement latency.
@@ -80,44 +69,22 @@ func BenchmarkAddCount(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			c := benchCounters(b)
 			b.ReportAllocs()
-			var next atomic.Int64
-			lat := make([][]time.Duration, bc.workers)
-			var wg sync.WaitGroup
 			ctx := context.Background()
-			b.ResetTimer()
-			start := time.Now()
-			for w := range bc.workers {
-				wg.Go(func() {
-					reqs := make([]AddRequest, bc.batch)
-					for {
-						n := next.Add(int64(bc.batch))
-						if n > int64(b.N) {
-							return
-						}
-						t := time.Now()
-						var err error
-						if bc.batch == 1 {
-							err = c.AddCount(ctx, bc.ns, "c"+strconv.Itoa(int(n%1000)), 1, IdempotencyToken{Token: strconv.FormatInt(n, 36), GenerationTime: t})
-						} else {
-							for j := range reqs {
-								i := n - int64(j)
-								reqs[j] = AddRequest{bc.ns, "c" + strconv.Itoa(int(i%1000)), 1, IdempotencyToken{Token: strconv.FormatInt(i, 36), GenerationTime: t}}
-							}
-							err = c.BatchAdd(ctx, reqs)
-						}
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						lat[w] = append(lat[w], time.Since(t))
-					}
-				})
+			reqs := make([][]AddRequest, bc.workers)
+			for w := range reqs {
+				reqs[w] = make([]AddRequest, bc.batch)
 			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-			b.ReportMetric(float64(p99(lat).Microseconds())/1000, "p99-ms")
+			benchload.Throughput(b, bc.workers, bc.batch, func(w int, n int64) error {
+				t := time.Now()
+				if bc.batch == 1 {
+					return c.AddCount(ctx, bc.ns, "c"+strconv.Itoa(int(n%1000)), 1, IdempotencyToken{Token: strconv.FormatInt(n, 36), GenerationTime: t})
+				}
+				for j := range reqs[w] {
+					i := n - int64(j)
+					reqs[w][j] = AddRequest{bc.ns, "c" + strconv.Itoa(int(i%1000)), 1, IdempotencyToken{Token: strconv.FormatInt(i, 36), GenerationTime: t}}
+				}
+				return c.BatchAdd(ctx, reqs[w])
+			})
 		})
 	}
 }
@@ -182,7 +149,7 @@ func benchAccurateGetCount(b *testing.B, c *Counters, rate int) {
 		lat = append(lat, time.Since(t))
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(p99([][]time.Duration{lat}).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(benchload.Millis(benchload.P99(lat)), "p99-ms")
 }
 
 // BenchmarkEventualConvergence measures, with the default options and the

@@ -2,16 +2,14 @@ package pebble
 
 import (
 	"context"
-	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/internal/benchload"
 )
 
 // BenchmarkAppend measures durably acknowledged events per second on the real
@@ -28,47 +26,17 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			defer s.Close()
 			b.ReportAllocs()
-			var next atomic.Int64
-			lat := make([][]time.Duration, bc.workers)
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			start := time.Now()
-			for w := range bc.workers {
-				wg.Go(func() {
-					events := make([]counter.Event, bc.batch)
-					for {
-						n := next.Add(int64(bc.batch))
-						if n > int64(b.N) {
-							return
-						}
-						for j := range events {
-							i := n - int64(j)
-							events[j] = counter.Event{Namespace: "bench", Counter: "c" + strconv.Itoa(int(i%100)), Time: t0.Add(time.Duration(i)), ID: "x", Delta: 1}
-						}
-						t := time.Now()
-						if err := s.Append(context.Background(), events); err != nil {
-							b.Error(err)
-							return
-						}
-						lat[w] = append(lat[w], time.Since(t))
-					}
-				})
+			events := make([][]counter.Event, bc.workers)
+			for w := range events {
+				events[w] = make([]counter.Event, bc.batch)
 			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-			b.ReportMetric(float64(p99(lat).Microseconds())/1000, "p99-ms")
+			benchload.Throughput(b, bc.workers, bc.batch, func(w int, n int64) error {
+				for j := range events[w] {
+					i := n - int64(j)
+					events[w][j] = counter.Event{Namespace: "bench", Counter: "c" + strconv.Itoa(int(i%100)), Time: t0.Add(time.Duration(i)), ID: "x", Delta: 1}
+				}
+				return s.Append(context.Background(), events[w])
+			})
 		})
 	}
-}
-
-// p99 returns the 99th percentile of the recorded latencies.
-func p99(lat [][]time.Duration) time.Duration {
-	all := slices.Concat(lat...)
-	if len(all) == 0 {
-		return 0
-	}
-	slices.Sort(all)
-	return all[len(all)*99/100]
 }

@@ -236,34 +236,23 @@ func testCheckpoint(t *testing.T, s counter.EventStore) {
 func testCheckpointConcurrent(t *testing.T, s counter.EventStore) {
 	ns := uniqueNS(t)
 	const workers, saves = 20, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range saves {
-				// Every worker saves a different order of Ats; Count = At in ms.
-				ms := int64((i*7+w*13)%(workers*saves)) + 1
-				if err := s.SaveCheckpoint(context.Background(), ns, "c", counter.Checkpoint{Count: ms, At: at(ms)}); err != nil {
-					errs <- err
-					return
-				}
-				cp, err := s.Checkpoint(context.Background(), ns, "c")
-				if err != nil {
-					errs <- err
-					return
-				}
-				if cp.At.Before(at(ms)) {
-					errs <- fmt.Errorf("checkpoint at %v after saving %v: moved backwards", cp.At, at(ms))
-					return
-				}
+	inParallel(t, workers, func(w int) error {
+		for i := range saves {
+			// Every worker saves a different order of Ats; Count = At in ms.
+			ms := int64((i*7+w*13)%(workers*saves)) + 1
+			if err := s.SaveCheckpoint(context.Background(), ns, "c", counter.Checkpoint{Count: ms, At: at(ms)}); err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+			cp, err := s.Checkpoint(context.Background(), ns, "c")
+			if err != nil {
+				return err
+			}
+			if cp.At.Before(at(ms)) {
+				return fmt.Errorf("checkpoint at %v after saving %v: moved backwards", cp.At, at(ms))
+			}
+		}
+		return nil
+	})
 	maxMS := int64(0)
 	for w := range workers {
 		for i := range saves {
@@ -300,24 +289,15 @@ func testLastWrite(t *testing.T, s counter.EventStore) {
 func testLastWriteConcurrent(t *testing.T, s counter.EventStore) {
 	ns := uniqueNS(t)
 	const workers, per = 16, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range per {
-				ms := int64((i*31 + w*17) % (workers * per))
-				if err := s.Append(context.Background(), []counter.Event{add(ns, "c", ms, fmt.Sprintf("w%d-%d", w, i), 1)}); err != nil {
-					errs <- err
-					return
-				}
+	inParallel(t, workers, func(w int) error {
+		for i := range per {
+			ms := int64((i*31 + w*17) % (workers * per))
+			if err := s.Append(context.Background(), []counter.Event{add(ns, "c", ms, fmt.Sprintf("w%d-%d", w, i), 1)}); err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	})
 	maxMS := int64(0)
 	for w := range workers {
 		for i := range per {
@@ -382,24 +362,15 @@ func testLargeBatch(t *testing.T, s counter.EventStore) {
 func testConcurrentAppends(t *testing.T, s counter.EventStore) {
 	ns := uniqueNS(t)
 	const workers, per = 50, 40
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range per {
-				ev := add(ns, "c", int64(i), "w"+strconv.Itoa(w)+"-"+strconv.Itoa(i), int64(w+1))
-				if err := s.Append(context.Background(), []counter.Event{ev}); err != nil {
-					errs <- err
-					return
-				}
+	inParallel(t, workers, func(w int) error {
+		for i := range per {
+			ev := add(ns, "c", int64(i), "w"+strconv.Itoa(w)+"-"+strconv.Itoa(i), int64(w+1))
+			if err := s.Append(context.Background(), []counter.Event{ev}); err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	})
 	const want = per * workers * (workers + 1) / 2
 	checkAggregate(t, s, ns, "c", time.Time{}, at(per), counter.Aggregate{Sum: want, Events: workers * per})
 }
@@ -414,5 +385,25 @@ func testCanceledContext(t *testing.T, s counter.EventStore) {
 	}
 	if _, err := s.Aggregate(ctx, ns, "c", time.Time{}, at(10)); !errors.Is(err, context.Canceled) {
 		t.Errorf("Aggregate with a canceled context: error %v, want one matching context.Canceled", err)
+	}
+}
+
+// inParallel runs fn(0) … fn(workers-1) at once and stops the test at the
+// first error they returned.
+func inParallel(t *testing.T, workers int, fn func(w int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			if err := fn(w); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
