@@ -182,9 +182,10 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 
 // write writes the events of a group commit's Appends.
 func (s *Store) write(appends [][]counter.Event) error {
-	ctx := context.Background() // each request is bounded by Options.Timeout
-	batches := s.pack(ctx, s.appendGroups(appends))
-	return s.fanOut(ctx, len(batches), func(_ context.Context, i int) error {
+	// No caller's context: the write is shared, and each request is bounded
+	// by Options.Timeout.
+	batches := s.pack(s.appendGroups(appends))
+	return s.fanOut(context.Background(), len(batches), func(_ context.Context, i int) error {
 		return s.session.ExecuteBatch(batches[i])
 	})
 }
@@ -273,7 +274,7 @@ func (s *Store) appendGroups(appends [][]counter.Event) []rowGroup {
 // maxMergedPartitions partitions, maxBatchRows rows and about maxBatchBytes,
 // so a small Append is one request; the coordinator splits a batch by
 // partition.
-func (s *Store) pack(ctx context.Context, groups []rowGroup) []*gocql.Batch {
+func (s *Store) pack(groups []rowGroup) []*gocql.Batch {
 	var (
 		batches     []*gocql.Batch
 		cur         *gocql.Batch
@@ -281,7 +282,7 @@ func (s *Store) pack(ctx context.Context, groups []rowGroup) []*gocql.Batch {
 	)
 	for _, g := range groups {
 		if cur == nil || parts == maxMergedPartitions || len(cur.Entries)+len(g.entries) > maxBatchRows || size+g.bytes > maxBatchBytes {
-			cur = s.session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+			cur = s.session.NewBatch(gocql.UnloggedBatch)
 			batches = append(batches, cur)
 			parts, size = 0, 0
 		}
