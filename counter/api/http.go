@@ -63,30 +63,36 @@ func (r *jsonRequest) delta(field string) (int64, error) {
 	return *r.Delta, nil
 }
 
+// add returns the add r asks for; deltaField and tokenField name its delta
+// and token in errors.
+func (r *jsonRequest) add(deltaField, tokenField string) (global.AddRequest, error) {
+	d, err := r.delta(deltaField)
+	if err != nil {
+		return global.AddRequest{}, err
+	}
+	tok, err := r.token(tokenField)
+	if err != nil {
+		return global.AddRequest{}, err
+	}
+	return global.AddRequest{Namespace: r.Namespace, Counter: r.CounterName, Delta: d, Token: tok}, nil
+}
+
 // Handler returns the HTTP JSON API, to be mounted at "/v1/counter/".
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/counter/add", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
-		d, err := req.delta("request")
+		a, err := req.add("request", "idempotency_token")
 		if err != nil {
 			return nil, err
 		}
-		tok, err := req.token("idempotency_token")
-		if err != nil {
-			return nil, err
-		}
-		return struct{}{}, s.c.AddCount(r.Context(), req.Namespace, req.CounterName, d, tok)
+		return struct{}{}, s.c.AddCount(r.Context(), a.Namespace, a.Counter, a.Delta, a.Token)
 	}))
 	mux.HandleFunc("POST /v1/counter/addAndGet", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
-		d, err := req.delta("request")
+		a, err := req.add("request", "idempotency_token")
 		if err != nil {
 			return nil, err
 		}
-		tok, err := req.token("idempotency_token")
-		if err != nil {
-			return nil, err
-		}
-		n, err := s.c.AddAndGetCount(r.Context(), req.Namespace, req.CounterName, d, tok)
+		n, err := s.c.AddAndGetCount(r.Context(), a.Namespace, a.Counter, a.Delta, a.Token)
 		return countBody{n}, err
 	}))
 	mux.HandleFunc("POST /v1/counter/get", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
@@ -154,17 +160,12 @@ func (s *Server) batchAdd(w http.ResponseWriter, r *http.Request) {
 	reqs := make([]global.AddRequest, len(b.Requests))
 	for i := range b.Requests {
 		field := fmt.Sprintf("requests[%d]", i)
-		d, err := b.Requests[i].delta(field)
+		a, err := b.Requests[i].add(field, field+".idempotency_token")
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
-		tok, err := b.Requests[i].token(field + ".idempotency_token")
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		reqs[i] = global.AddRequest{Namespace: b.Requests[i].Namespace, Counter: b.Requests[i].CounterName, Delta: d, Token: tok}
+		reqs[i] = a
 	}
 	if err := s.c.BatchAdd(r.Context(), reqs); err != nil {
 		writeErr(w, err)
