@@ -288,16 +288,9 @@ func (m *Metering) Check(ctx context.Context, req *CheckRequest, res *CheckResul
 		if mt.Source != SourceAuthz || !mt.Filters.match(req.Method, path, 0) {
 			continue
 		}
-		var v int64
-		switch mt.Value {
-		case ValueRequests:
-			v = 1
-		case ValueRequestBytes:
-			v = req.RequestBytes
-		case ValueHeader:
-			v = headerValue(req.Headers[mt.Header])
-		}
-		if v > 0 {
+		// A Check has no response yet: configs give authz meters neither
+		// response bytes nor duration.
+		if v := mt.quantity(req.RequestBytes, 0, 0, req.Headers); v > 0 {
 			sc.events = append(sc.events, m.meterEvent(mt, tp.tenant.ID, rs.rule.PathPrefix, req.RequestID, req.Method, path, start, v))
 		}
 	}

@@ -49,6 +49,24 @@ func (mt *Meter) counterName(tenant, routePrefix string) string {
 	return tenant
 }
 
+// quantity is what mt counts for one request: 1, its request or response
+// body bytes, its duration in milliseconds, or the number in a header.
+func (mt *Meter) quantity(requestBytes, responseBodyBytes int64, duration time.Duration, headers map[string]string) int64 {
+	switch mt.Value {
+	case ValueRequests:
+		return 1
+	case ValueRequestBytes:
+		return requestBytes
+	case ValueResponseBytes:
+		return responseBodyBytes
+	case ValueDurationMS:
+		return duration.Milliseconds()
+	case ValueHeader:
+		return headerValue(headers[mt.Header])
+	}
+	return 0
+}
+
 func (m *Metering) meterEvent(mt *Meter, tenant, routePrefix, requestID, method, path string, start time.Time, v int64) counter.Event {
 	return counter.Event{
 		Namespace: mt.Namespace,
@@ -136,20 +154,7 @@ func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntr
 			if mt.Source != SourceAccessLog || !mt.Filters.match(e.Method, path, e.Status) {
 				continue
 			}
-			var v int64
-			switch mt.Value {
-			case ValueRequests:
-				v = 1
-			case ValueRequestBytes:
-				v = e.RequestBytes
-			case ValueResponseBytes:
-				v = e.ResponseBodyBytes
-			case ValueDurationMS:
-				v = e.Duration.Milliseconds()
-			case ValueHeader:
-				v = headerValue(e.Headers[mt.Header])
-			}
-			if v > 0 {
+			if v := mt.quantity(e.RequestBytes, e.ResponseBodyBytes, e.Duration, e.Headers); v > 0 {
 				events = append(events, m.meterEvent(mt, e.Tenant, prefix, e.RequestID, e.Method, path, start, v))
 			}
 		}
