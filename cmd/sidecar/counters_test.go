@@ -157,14 +157,20 @@ func testCounterAPI(t *testing.T, mutate func(*settings.Settings)) {
 func TestCounterAPIPebble(t *testing.T) { testCounterAPI(t, nil) }
 
 func TestCounterAPICassandra(t *testing.T) {
+	testCounterAPI(t, onCassandra(t, "tollgate_sidecar_it"))
+}
+
+// onCassandra returns a settings edit that puts the counters on the test
+// Cassandra's dc1, in keyspace.
+func onCassandra(t *testing.T, keyspace string) func(*settings.Settings) {
 	hosts := testenv.Addrs(t, testenv.Cassandra)
-	testCounterAPI(t, func(s *settings.Settings) {
+	return func(s *settings.Settings) {
 		s.Counters.Store = "cassandra"
 		s.Counters.Cassandra = settings.Cassandra{
-			Hosts: hosts, Keyspace: "tollgate_sidecar_it", DataCenters: map[string]int{"dc1": 1}, LocalDC: "dc1",
+			Hosts: hosts, Keyspace: keyspace, DataCenters: map[string]int{"dc1": 1}, LocalDC: "dc1",
 			Timeout: 5 * time.Second,
 		}
-	})
+	}
 }
 
 // TestCounterTwoDataCenters adds through a sidecar writing to dc1 and counts

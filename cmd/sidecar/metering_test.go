@@ -22,7 +22,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tollgate/tollgate/internal/settings"
-	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // testMeteringYAML is the quick start's metering plus a tenant whose plan
@@ -294,13 +293,4 @@ func testMetering(t *testing.T, store func(*settings.Settings)) {
 
 func TestMeteringPebble(t *testing.T) { testMetering(t, nil) }
 
-func TestMeteringCassandra(t *testing.T) {
-	hosts := testenv.Addrs(t, testenv.Cassandra)
-	testMetering(t, func(s *settings.Settings) {
-		s.Counters.Store = "cassandra"
-		s.Counters.Cassandra = settings.Cassandra{
-			Hosts: hosts, Keyspace: "tollgate_metering_it", DataCenters: map[string]int{"dc1": 1}, LocalDC: "dc1",
-			Timeout: 5 * time.Second,
-		}
-	})
-}
+func TestMeteringCassandra(t *testing.T) { testMetering(t, onCassandra(t, "tollgate_metering_it")) }
