@@ -9,6 +9,14 @@ import (
 // ErrNotFound marks a checkpoint or counter that does not exist.
 var ErrNotFound = errors.New("counter: not found")
 
+// LateAfter is how long after its Time an event may be appended and still be
+// on time. A store counts each Append of a late event in the counter's
+// LateWrites; an accurate read that sees them unchanged since its last read
+// scans only the events since that read's seal (see counter/global). Every
+// store of a deployment must agree on it, hence a constant. The metering
+// shipper's default flush interval (500 ms) keeps its events on time.
+const LateAfter = time.Second
+
 // Event is one immutable add or clear of an eventually consistent or accurate
 // counter. (Namespace, Counter, Time, ID) is its identity: writing the same
 // identity again never counts twice.
@@ -45,6 +53,15 @@ type Aggregate struct {
 	Events int64
 }
 
+// Then returns the fold of a range made of a's range followed by next's.
+func (a Aggregate) Then(next Aggregate) Aggregate {
+	if next.Cleared {
+		next.Events += a.Events
+		return next
+	}
+	return Aggregate{Sum: a.Sum + next.Sum, Cleared: a.Cleared, Events: a.Events + next.Events}
+}
+
 // EventStore is the durable event log and rollup store behind the eventually
 // consistent and accurate counter types. Implementations: counter/pebble
 // (embedded default) and counter/cassandra. All methods are safe for
@@ -54,10 +71,20 @@ type EventStore interface {
 	// counter's last-write time to at least the event's Time. Appending an
 	// identity that is already stored is not an error and changes nothing that
 	// counts. On error none, some or all events may be stored; the caller
-	// retries with the same identities.
+	// retries with the same identities. After the events are durable, and
+	// before it returns, Append changes the LateWrites of every counter that
+	// got a late event (see LateAfter), by the store's clock when Append was
+	// called.
 	Append(ctx context.Context, events []Event) error
+	// LateWrites returns a number that changes every time an Append with a
+	// late event of the counter has made it durable (0 before the first).
+	LateWrites(ctx context.Context, namespace, counterName string) (int64, error)
 	// Aggregate folds the counter's events with from < Time <= to.
 	Aggregate(ctx context.Context, namespace, counterName string, from, to time.Time) (Aggregate, error)
+	// AggregateSplit folds the counter's events with from < Time <= to in one
+	// read, split at cut (from <= cut <= to): head folds those with Time <= cut,
+	// tail the others.
+	AggregateSplit(ctx context.Context, namespace, counterName string, from, cut, to time.Time) (head, tail Aggregate, err error)
 	// Sum returns the sum of the deltas of the counter's non-clear events with
 	// from <= Time < to; metering uses it for usage per window.
 	Sum(ctx context.Context, namespace, counterName string, from, to time.Time) (int64, error)

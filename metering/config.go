@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate/metering/spool"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -23,8 +24,10 @@ const (
 	DefaultSpoolDir = "metering-spool"
 	// DefaultBatchSize is the most events shipped in one Sink call.
 	DefaultBatchSize = 500
-	// DefaultFlushInterval is how long an event waits at most before shipping.
-	DefaultFlushInterval = time.Second
+	// DefaultFlushInterval is how long an event waits at most before shipping:
+	// short enough that shipped events are on time for the accurate counters'
+	// incremental reads (counter.LateAfter).
+	DefaultFlushInterval = spool.DefaultFlushInterval
 	// DefaultRetryMinBackoff is the first wait after a failed shipment.
 	DefaultRetryMinBackoff = 100 * time.Millisecond
 	// DefaultRetryMaxBackoff bounds the wait between failed shipments.

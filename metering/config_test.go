@@ -67,7 +67,7 @@ func TestQuickstartConfig(t *testing.T) {
 		len(eg.Filters.Statuses) != 1 || eg.Filters.Statuses[0] != (StatusRange{0, 499}) || eg.Filters.Statuses[0].String() != "<500" {
 		t.Errorf("meter egress_bytes = %+v", eg)
 	}
-	if cfg.Spool != (SpoolConfig{Dir: "metering-spool", BatchSize: 500, FlushInterval: time.Second, RetryMinBackoff: DefaultRetryMinBackoff, RetryMaxBackoff: DefaultRetryMaxBackoff}) {
+	if cfg.Spool != (SpoolConfig{Dir: "metering-spool", BatchSize: 500, FlushInterval: 500 * time.Millisecond, RetryMinBackoff: DefaultRetryMinBackoff, RetryMaxBackoff: DefaultRetryMaxBackoff}) {
 		t.Errorf("spool = %+v", cfg.Spool)
 	}
 	if !cfg.StripAPIKey || cfg.FailureMode != FailDeny || cfg.QuotaRefresh != 5*time.Second {

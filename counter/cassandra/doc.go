@@ -4,7 +4,7 @@
 //
 // # Tables
 //
-// Open creates the keyspace (Options.Replication) and three tables when they
+// Open creates the keyspace (Options.Replication) and four tables when they
 // are missing:
 //
 //   - events: one row per event, partitioned by (namespace, counter,
@@ -23,6 +23,9 @@
 //     event time whatever the order writes arrive in, in every data center,
 //     with no read-before-write. Its clustering rows list the time buckets
 //     that hold events (with the events' TTL).
+//   - late_writes: a Cassandra counter per counter that got late events
+//     (counter.LateAfter), incremented once per Append with one, after its
+//     events are written. Accurate reads compare it between reads.
 //   - layout: the TimeBucket and EventBuckets the keyspace was created with;
 //     Open refuses options that differ.
 //
@@ -41,8 +44,11 @@
 // request routed to a replica of its partition (token-aware, local data
 // center first). A range of more than 4 time buckets first lists the
 // counter's time buckets that hold events from rollups, so the fan-out stays
-// bounded by the data, not by the width of the range. Sum is summed by
-// Cassandra per partition; Aggregate folds the rows in event order.
+// bounded by the data, not by the width of the range. Sum and Aggregate are
+// summed by Cassandra per partition (Aggregate reads the rows of a partition
+// only when a clear is in its range); AggregateSplit, which serves the short
+// ranges of accurate reads, reads the rows once and folds both sides of the
+// cut.
 //
 // A clear is written to its home event bucket and copied (not counted as an
 // event) into the other event buckets of its time bucket, so every partition

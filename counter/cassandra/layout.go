@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/tollgate/tollgate/counter"
 )
 
 // Event kinds in the events table's kind column.
@@ -117,24 +119,20 @@ func (f *partFold) add(delta int64, kind int8) {
 	}
 }
 
-// foldTimeBuckets combines the partition folds of consecutive time buckets,
-// parts[i*eventBuckets+b] being event bucket b of the i-th time bucket in
-// ascending order. Every partition of a time bucket sees the bucket's clears,
-// so a clear in it discards the sum of all earlier time buckets.
-func foldTimeBuckets(parts []partFold, eventBuckets int) (sum, events int64, cleared bool) {
+// foldTimeBuckets combines the folds of the partitions of consecutive time
+// buckets, in the order partitions returns them. Every partition of a time
+// bucket sees the bucket's clears, so a clear in it discards the sum of all
+// earlier time buckets.
+func foldTimeBuckets(parts []partFold, eventBuckets int) counter.Aggregate {
+	var agg counter.Aggregate
 	for i := 0; i < len(parts); i += eventBuckets {
-		var tbSum int64
-		tbCleared := false
+		var tb counter.Aggregate
 		for _, p := range parts[i : i+eventBuckets] {
-			tbSum += p.sum
-			events += p.events
-			tbCleared = tbCleared || p.cleared
+			tb.Sum += p.sum
+			tb.Events += p.events
+			tb.Cleared = tb.Cleared || p.cleared
 		}
-		if tbCleared {
-			sum, cleared = tbSum, true
-		} else {
-			sum += tbSum
-		}
+		agg = agg.Then(tb)
 	}
-	return sum, events, cleared
+	return agg
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/counter"
 )
 
 func TestUnixNanos(t *testing.T) {
@@ -135,9 +137,9 @@ func TestFold(t *testing.T) {
 					parts[i].add(r.delta, r.kind)
 				}
 			}
-			sum, events, cleared := foldTimeBuckets(parts, tc.buckets)
-			if sum != tc.sum || events != tc.events || cleared != tc.cleared {
-				t.Errorf("fold = %d, %d, %v; want %d, %d, %v", sum, events, cleared, tc.sum, tc.events, tc.cleared)
+			got := foldTimeBuckets(parts, tc.buckets)
+			if want := (counter.Aggregate{Sum: tc.sum, Events: tc.events, Cleared: tc.cleared}); got != want {
+				t.Errorf("fold = %+v, want %+v", got, want)
 			}
 		})
 	}

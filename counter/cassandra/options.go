@@ -105,6 +105,9 @@ type Options struct {
 	MaxConcurrency int
 	// Logger receives the driver's log lines. Default: discard.
 	Logger *slog.Logger
+	// Now is the clock Append judges late events by (see counter.LateAfter).
+	// Default: time.Now.
+	Now func() time.Time
 }
 
 // EnsureDefaults fills the zero fields of o with their defaults.
@@ -114,6 +117,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Keyspace == "" {
 		o.Keyspace = DefaultKeyspace
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if len(o.Replication.DataCenters) == 0 && o.Replication.Factor == 0 {
 		o.Replication.Factor = 1

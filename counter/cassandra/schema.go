@@ -32,6 +32,11 @@ func schemaCQL(o *Options) []string {
 	checkpoint blob static, last_write bigint static,
 	PRIMARY KEY ((namespace, counter), time_bucket)
 ) WITH gc_grace_seconds = 10800`, ks),
+		// How many late events each counter got (counter.EventStore.LateWrites).
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.late_writes (
+	namespace blob, counter blob, late counter,
+	PRIMARY KEY ((namespace, counter))
+)`, ks),
 		// The partitioning every store of the keyspace must share.
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.layout (
 	id int PRIMARY KEY, time_bucket_seconds bigint, event_buckets int

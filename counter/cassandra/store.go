@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,8 +53,9 @@ var ErrClosed = errors.New("counter/cassandra: store is closed (open a new one)"
 // queries are the CQL statements, qualified with the keyspace.
 type queries struct {
 	insertEvent, updateLastWrite, insertIndex, saveCheckpoint string
-	selectRows, selectFold, selectSum, selectIndex            string
-	selectCheckpoint, selectLastWrite                         string
+	selectRows, selectTimedRows, selectFold, selectSum        string
+	selectIndex, selectCheckpoint, selectLastWrite            string
+	countLate, selectLate                                     string
 }
 
 func newQueries(ks string) queries {
@@ -67,11 +69,14 @@ func newQueries(ks string) queries {
 		// Written with the checkpoint time as write timestamp: the latest checkpoint wins.
 		saveCheckpoint:   "UPDATE " + ks + ".rollups USING TIMESTAMP ? SET checkpoint = ? WHERE " + key,
 		selectRows:       "SELECT delta, kind FROM " + ks + ".events WHERE " + part + " AND event_time > ? AND event_time <= ?",
+		selectTimedRows:  "SELECT event_time, delta, kind FROM " + ks + ".events WHERE " + part + " AND event_time > ? AND event_time <= ?",
 		selectFold:       "SELECT sum(delta), count(*), max(kind) FROM " + ks + ".events WHERE " + part + " AND event_time > ? AND event_time <= ?",
 		selectSum:        "SELECT sum(delta) FROM " + ks + ".events WHERE " + part + " AND event_time >= ? AND event_time < ?",
 		selectIndex:      "SELECT time_bucket FROM " + ks + ".rollups WHERE " + key + " AND time_bucket >= ? AND time_bucket <= ?",
 		selectCheckpoint: "SELECT checkpoint FROM " + ks + ".rollups WHERE " + key + " LIMIT 1",
 		selectLastWrite:  "SELECT last_write FROM " + ks + ".rollups WHERE " + key + " LIMIT 1",
+		countLate:        "UPDATE " + ks + ".late_writes SET late = late + 1 WHERE " + key,
+		selectLate:       "SELECT late FROM " + ks + ".late_writes WHERE " + key,
 	}
 }
 
@@ -155,8 +160,10 @@ type counterWrite struct {
 // maxMergedPartitions partitions. A clear is also copied into the other
 // event buckets of its time bucket. ctx is checked before queueing; once
 // queued, Append waits for the write, which Options.Timeout bounds per
-// request.
+// request. Then it counts the late events (counter.LateAfter) per counter in
+// the late_writes table.
 func (s *Store) Append(ctx context.Context, events []counter.Event) error {
+	late := s.opts.Now().Add(-counter.LateAfter)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("counter/cassandra: cannot append %d events: %w", len(events), err)
 	}
@@ -174,10 +181,50 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	if errors.Is(err, groupcommit.ErrClosed) {
 		return ErrClosed
 	}
+	if err == nil {
+		err = s.countLate(ctx, events, late)
+	}
 	if err != nil {
 		return fmt.Errorf("counter/cassandra: cannot append %d events to keyspace %q: %w (retry with the same events; check that the local data center's replicas are up)", len(events), s.opts.Keyspace, err)
 	}
 	return nil
+}
+
+// countLate adds one to the late_writes of each counter with an event before
+// late. Counter updates are not idempotent, so the driver does not retry
+// them; a failure fails the Append, whose retry counts again, which only
+// makes readers read more.
+func (s *Store) countLate(ctx context.Context, events []counter.Event, late time.Time) error {
+	var counters []counterKey
+	for i := range events {
+		ck := counterKey{events[i].Namespace, events[i].Counter}
+		if events[i].Time.Before(late) && !slices.Contains(counters, ck) {
+			counters = append(counters, ck)
+		}
+	}
+	if len(counters) == 0 {
+		return nil
+	}
+	return s.fanOut(ctx, len(counters), func(ctx context.Context, i int) error {
+		err := s.session.Query(s.q.countLate, counters[i].namespace, counters[i].counter).WithContext(ctx).Exec()
+		if err != nil {
+			return fmt.Errorf("cannot count a late event: %w", err)
+		}
+		return nil
+	})
+}
+
+// LateWrites returns how many Appends counted a late event of the counter.
+func (s *Store) LateWrites(ctx context.Context, namespace, counterName string) (int64, error) {
+	var n int64
+	err := s.session.Query(s.q.selectLate, namespace, counterName).WithContext(ctx).Idempotent(true).Scan(&n)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("counter/cassandra: cannot read the late writes of counter %q of namespace %q: %w", counterName, namespace, err)
+	}
+	return n, nil
 }
 
 // write writes the events of a group commit's Appends.
@@ -304,54 +351,115 @@ func containsBucket(tbs []int64, tb int64) bool {
 }
 
 // Aggregate folds the counter's events with from < Time <= to, querying the
-// event buckets of every time bucket of the range in parallel. Cassandra
-// sums each partition; only a partition with a clear in the range is read
-// row by row, since a clear discards the rows before it.
+// event buckets of every time bucket of the range in parallel.
 func (s *Store) Aggregate(ctx context.Context, namespace, counterName string, from, to time.Time) (counter.Aggregate, error) {
 	fail := func(err error) (counter.Aggregate, error) {
 		return counter.Aggregate{}, fmt.Errorf("counter/cassandra: cannot aggregate counter %q of namespace %q: %w", counterName, namespace, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
 	lo, hi := openBound(from), openBound(to)
-	if hi <= lo || hi < 0 {
-		return counter.Aggregate{}, nil
+	parts, err := s.partitions(ctx, namespace, counterName, lo, hi)
+	if err != nil || len(parts) == 0 {
+		return counter.Aggregate{}, err
 	}
-	tbs, err := s.timeBuckets(ctx, namespace, counterName, (lo+1)/s.bucketNanos, hi/s.bucketNanos)
+	folds := make([]partFold, len(parts))
+	err = s.fanOut(ctx, len(parts), func(ctx context.Context, i int) (err error) {
+		folds[i], err = s.foldPartition(ctx, parts[i], lo, hi)
+		return err
+	})
 	if err != nil {
 		return fail(err)
 	}
-	n := s.opts.EventBuckets
-	parts := make([]partFold, len(tbs)*n)
+	return foldTimeBuckets(folds, s.opts.EventBuckets), nil
+}
+
+// AggregateSplit folds the counter's events with from < Time <= to into head
+// (Time <= cut) and tail. It reads the rows of every partition of the range
+// in parallel, each once: it serves short ranges (an accurate read's), where
+// that costs less than summing both sides in Cassandra.
+func (s *Store) AggregateSplit(ctx context.Context, namespace, counterName string, from, cut, to time.Time) (head, tail counter.Aggregate, err error) {
+	fail := func(err error) (counter.Aggregate, counter.Aggregate, error) {
+		return counter.Aggregate{}, counter.Aggregate{}, fmt.Errorf("counter/cassandra: cannot aggregate counter %q of namespace %q: %w", counterName, namespace, err)
+	}
+	lo, mid, hi := openBound(from), openBound(cut), openBound(to)
+	parts, err := s.partitions(ctx, namespace, counterName, lo, hi)
+	if err != nil || len(parts) == 0 {
+		return head, tail, err
+	}
+	heads, tails := make([]partFold, len(parts)), make([]partFold, len(parts))
 	err = s.fanOut(ctx, len(parts), func(ctx context.Context, i int) error {
-		tb, eb := tbs[i/n], int16(i%n)
-		var maxKind *int8 // null when the range has no rows
-		err := s.session.Query(s.q.selectFold, namespace, counterName, tb, eb, lo, hi).
-			WithContext(ctx).Idempotent(true).Scan(&parts[i].sum, &parts[i].events, &maxKind)
-		if errors.Is(err, gocql.ErrNotFound) {
-			return nil // no rows
-		}
-		if err != nil || maxKind == nil || *maxKind == kindAdd {
-			return err
-		}
-		parts[i] = partFold{}
-		iter := s.session.Query(s.q.selectRows, namespace, counterName, tb, eb, lo, hi).
+		p := parts[i]
+		iter := s.session.Query(s.q.selectTimedRows, p.namespace, p.counter, p.timeBucket, p.eventBucket, lo, hi).
 			WithContext(ctx).Idempotent(true).Iter()
 		var (
-			delta int64
-			kind  int8
+			t, delta int64
+			kind     int8
 		)
-		for iter.Scan(&delta, &kind) {
-			parts[i].add(delta, kind)
+		for iter.Scan(&t, &delta, &kind) {
+			if t <= mid {
+				heads[i].add(delta, kind)
+			} else {
+				tails[i].add(delta, kind)
+			}
 		}
 		return iter.Close()
 	})
 	if err != nil {
 		return fail(err)
 	}
-	sum, events, cleared := foldTimeBuckets(parts, n)
-	return counter.Aggregate{Sum: sum, Cleared: cleared, Events: events}, nil
+	return foldTimeBuckets(heads, s.opts.EventBuckets), foldTimeBuckets(tails, s.opts.EventBuckets), nil
+}
+
+// partitions returns the event partitions that may hold events of the
+// counter with lo < event_time <= hi, by ascending time bucket, then event
+// bucket; none for an empty range.
+func (s *Store) partitions(ctx context.Context, namespace, counterName string, lo, hi int64) ([]partKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("counter/cassandra: cannot aggregate counter %q of namespace %q: %w", counterName, namespace, err)
+	}
+	if hi <= lo || hi < 0 {
+		return nil, nil
+	}
+	tbs, err := s.timeBuckets(ctx, namespace, counterName, (lo+1)/s.bucketNanos, hi/s.bucketNanos)
+	if err != nil {
+		return nil, fmt.Errorf("counter/cassandra: cannot aggregate counter %q of namespace %q: %w", counterName, namespace, err)
+	}
+	n := s.opts.EventBuckets
+	parts := make([]partKey, 0, len(tbs)*n)
+	for _, tb := range tbs {
+		for eb := range n {
+			parts = append(parts, partKey{namespace, counterName, tb, int16(eb)})
+		}
+	}
+	return parts, nil
+}
+
+// foldPartition folds the events of partition p with lo < event_time <= hi.
+// Cassandra sums the partition; only a partition with a clear in the range is
+// read row by row, since a clear discards the rows before it.
+func (s *Store) foldPartition(ctx context.Context, p partKey, lo, hi int64) (partFold, error) {
+	var (
+		f       partFold
+		maxKind *int8 // null when the range has no rows
+	)
+	err := s.session.Query(s.q.selectFold, p.namespace, p.counter, p.timeBucket, p.eventBucket, lo, hi).
+		WithContext(ctx).Idempotent(true).Scan(&f.sum, &f.events, &maxKind)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return partFold{}, nil // no rows
+	}
+	if err != nil || maxKind == nil || *maxKind == kindAdd {
+		return f, err
+	}
+	f = partFold{}
+	iter := s.session.Query(s.q.selectRows, p.namespace, p.counter, p.timeBucket, p.eventBucket, lo, hi).
+		WithContext(ctx).Idempotent(true).Iter()
+	var (
+		delta int64
+		kind  int8
+	)
+	for iter.Scan(&delta, &kind) {
+		f.add(delta, kind)
+	}
+	return f, iter.Close()
 }
 
 // Sum returns the sum of the deltas of the counter's non-clear events with

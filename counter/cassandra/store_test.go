@@ -45,7 +45,7 @@ func uniqueNS(t testing.TB) string {
 func TestConformance(t *testing.T) {
 	// Subtests write to their own namespaces, so they share one store.
 	s := openTest(t, Options{Keyspace: "tollgate_it_conformance"})
-	storetest.Run(t, func(*testing.T) counter.EventStore { return s })
+	storetest.Run(t, time.Now, func(*testing.T) counter.EventStore { return s })
 }
 
 // TestTimeBuckets checks reads across many small time buckets, with clears in

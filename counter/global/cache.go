@@ -2,52 +2,52 @@ package global
 
 import (
 	"sync"
-
-	"github.com/tollgate/tollgate/counter"
 )
 
 // cacheShards is the number of independently locked cache shards.
 const cacheShards = 64
 
-// cpCache caches one checkpoint per counter. A checkpoint is one value (count
-// and time together), replaced only by a later one.
-type cpCache struct {
+// cache keeps one value per counter, replaced only by a newer one (newer
+// decides). It holds the checkpoints, each one value so count and time never
+// disagree, and the Accurate reads' tails.
+type cache[V any] struct {
 	perShard int
-	shards   [cacheShards]cacheShard
+	newer    func(cur, next V) bool
+	shards   [cacheShards]cacheShard[V]
 }
 
-// cacheShard is one locked part of a cpCache.
-type cacheShard struct {
+// cacheShard is one locked part of a cache.
+type cacheShard[V any] struct {
 	mu sync.Mutex
-	m  map[key]counter.Checkpoint
+	m  map[key]V
 }
 
 // newCache returns a cache of about max entries.
-func newCache(max int) *cpCache {
-	c := &cpCache{perShard: max/cacheShards + 1}
+func newCache[V any](max int, newer func(cur, next V) bool) *cache[V] {
+	c := &cache[V]{perShard: max/cacheShards + 1, newer: newer}
 	for i := range c.shards {
-		c.shards[i].m = make(map[key]counter.Checkpoint)
+		c.shards[i].m = make(map[key]V)
 	}
 	return c
 }
 
-// get returns the cached checkpoint of k.
-func (c *cpCache) get(k key, h uint64) (counter.Checkpoint, bool) {
+// get returns the cached value of k.
+func (c *cache[V]) get(k key, h uint64) (V, bool) {
 	s := &c.shards[h%cacheShards]
 	s.mu.Lock()
-	cp, ok := s.m[k]
+	v, ok := s.m[k]
 	s.mu.Unlock()
-	return cp, ok
+	return v, ok
 }
 
-// put caches cp for k unless a later checkpoint is cached, and returns the
+// put caches v for k unless the cached value is newer, and returns the
 // cached one. A full shard evicts an arbitrary entry.
-func (c *cpCache) put(k key, h uint64, cp counter.Checkpoint) counter.Checkpoint {
+func (c *cache[V]) put(k key, h uint64, v V) V {
 	s := &c.shards[h%cacheShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur, ok := s.m[k]; ok {
-		if cur.At.After(cp.At) {
+		if !c.newer(cur, v) {
 			return cur
 		}
 	} else if len(s.m) >= c.perShard {
@@ -56,6 +56,6 @@ func (c *cpCache) put(k key, h uint64, cp counter.Checkpoint) counter.Checkpoint
 			break
 		}
 	}
-	s.m[k] = cp
-	return cp
+	s.m[k] = v
+	return v
 }

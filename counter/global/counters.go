@@ -62,7 +62,8 @@ type Counters struct {
 	log     *slog.Logger
 	ns      map[string]*namespace
 	mem     memCounts
-	cache   *cpCache
+	cache   *cache[counter.Checkpoint]
+	tails   *cache[tail]
 	queues  []*queue
 	metrics *metrics
 
@@ -86,7 +87,8 @@ func New(opts Options) (*Counters, error) {
 		log:   opts.Logger.With("component", "counter/global"),
 		ns:    make(map[string]*namespace, len(opts.Namespaces)),
 		mem:   memCounts{m: make(map[key]int64)},
-		cache: newCache(opts.MaxCached),
+		cache: newCache(opts.MaxCached, func(cur, next counter.Checkpoint) bool { return !cur.At.After(next.At) }),
+		tails: newCache(opts.MaxCached, newerTail),
 	}
 	for name, n := range opts.Namespaces {
 		c.ns[name] = &namespace{name: name, opts: n}
@@ -202,27 +204,6 @@ func (c *Counters) GetCount(ctx context.Context, nsName, name string) (int64, er
 		return cp.Count, nil
 	}
 	return c.accurateCount(ctx, n, k, k.hash())
-}
-
-// accurateCount returns the checkpoint plus the events after it, rolling up
-// first when the checkpoint is older than MaxReadGap.
-func (c *Counters) accurateCount(ctx context.Context, n *namespace, k key, h uint64) (int64, error) {
-	cp, err := c.checkpoint(ctx, k, h)
-	if err != nil {
-		return 0, err
-	}
-	now := c.now()
-	if now.Sub(cp.At) > n.opts.MaxReadGap {
-		if cp, err = c.rollup(ctx, n, k, h); err != nil {
-			return 0, err
-		}
-	}
-	agg, err := c.store.Aggregate(ctx, k.ns, k.name, cp.At, now.Add(n.opts.FutureLimit))
-	if err != nil {
-		return 0, fmt.Errorf("counter/global: cannot read %q/%q: %w", k.ns, k.name, err)
-	}
-	c.trigger(n, k, h)
-	return fold(cp.Count, agg), nil
 }
 
 // ClearCount resets the counter to 0. For Eventual and Accurate namespaces

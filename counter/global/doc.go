@@ -14,9 +14,9 @@
 //     Reads return the last rollup checkpoint: the count lags the latest adds
 //     by about AcceptLimit + ClockSkew (6 s by default) and converges to the
 //     exact count.
-//   - accurate: stored like eventual; a read is the checkpoint plus an
-//     Aggregate of the events after it, so it includes every acknowledged add
-//     (AddAndGetCount includes the caller's own).
+//   - accurate: stored like eventual; a read is the checkpoint plus the
+//     events after it, so it includes every acknowledged add (AddAndGetCount
+//     includes the caller's own).
 //
 // # Idempotency and time windows
 //
@@ -44,8 +44,24 @@
 // checkpoint. GetCount also queues a rollup, which repairs counters whose
 // rollup was lost.
 //
-// An accurate read of a counter whose checkpoint is older than MaxReadGap
-// rolls it up first, so a read scans at most a short span of events.
+// # Accurate reads
+//
+// An accurate read remembers, per counter, the count of every event up to a
+// seal, now - min(counter.LateAfter, AcceptLimit) - ClockSkew, and the
+// store's LateWrites read before it scanned them. The next read scans only
+// the events after that seal and reads LateWrites at the same time: an
+// add appended on time after a read has a later Time than its seal (ClockSkew
+// covers clock differences and the append's duration, as for rollups), and an
+// add appended late (more than counter.LateAfter after its Time) changes
+// LateWrites before it is acknowledged. So when LateWrites is unchanged, the
+// remembered count plus the scan is exact; otherwise, for the first read of a
+// counter, and once per MaxReadGap, the read starts from the checkpoint (a
+// full read) and seals again. An incremental read scans about
+// counter.LateAfter + ClockSkew (2 s by default) of adds, a full read about
+// AcceptLimit + ClockSkew + CoalesceWindow (7 s). A full read of a counter
+// whose checkpoint is older than MaxReadGap rolls it up first, so a read scans
+// at most a short span of events. tollgate_counter_accurate_reads_total{path}
+// counts both paths.
 //
 // # What can be lost or be late
 //
@@ -54,7 +70,8 @@
 //     tollgate_counter_rollup_dropped_total). The events are durable; the
 //     eventual count stays stale until the counter is read or written again.
 //   - An add whose append takes longer than ClockSkew may land in a window a
-//     concurrent rollup already closed; the checkpoint then misses it (counted
+//     concurrent rollup or accurate read already sealed; the checkpoint (or
+//     the accurate count, until its next full read) then misses it (counted
 //     in tollgate_counter_slow_appends_total). Keep ClockSkew well above the
 //     store's append latency and the clock differences between processes.
 //   - Overflow checks compare a delta with the last known count (the cached

@@ -28,6 +28,7 @@ type metrics struct {
 	rollupLag     prometheus.Observer
 	dropped       prometheus.Counter
 	slowAppends   prometheus.Counter
+	accurateReads [numReadPaths]prometheus.Counter
 }
 
 // newMetrics registers the metrics on reg; depth reports the queued counters.
@@ -56,8 +57,15 @@ func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
 		}),
 		slowAppends: f.NewCounter(prometheus.CounterOpts{
 			Name: "tollgate_counter_slow_appends_total",
-			Help: "Adds whose append took longer than the namespace's clock_skew; a concurrent rollup may have missed them.",
+			Help: "Adds whose append took longer than the namespace's clock_skew; a concurrent rollup or accurate read may have missed them.",
 		}),
+	}
+	reads := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_counter_accurate_reads_total",
+		Help: "Accurate counts read by path: incremental (events since the last read) or full (events since the checkpoint: the first read, one per max_read_gap, or after a late event).",
+	}, []string{"path"})
+	for p := range numReadPaths {
+		m.accurateReads[p] = reads.WithLabelValues(readPathNames[p])
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tollgate_counter_rollup_queue_depth",

@@ -53,7 +53,16 @@ type Store struct {
 	cpLocks [stripes]sync.Mutex
 	// sweepMu serializes DeleteExpired.
 	sweepMu sync.Mutex
+
+	// lateMu guards late, the LateWrites of each counter. They live in
+	// memory: Pebble's lock keeps the store to one process, whose readers
+	// start afresh after a restart.
+	lateMu sync.Mutex
+	late   map[counterID]int64
 }
+
+// counterID identifies a counter in memory.
+type counterID struct{ namespace, counter string }
 
 // Open opens or creates the store in opts.Dir.
 func Open(opts Options) (*Store, error) {
@@ -72,7 +81,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("counter/pebble: cannot open %q: %w (check the directory exists, is writable and is not open in another process)", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: log, done: make(chan struct{})}
+	s := &Store{db: db, opts: opts, log: log, done: make(chan struct{}), late: make(map[counterID]int64)}
 	s.commits = groupcommit.Start(opts.Committers, opts.MaxCommitEvents, s.commit)
 	return s, nil
 }
@@ -82,11 +91,13 @@ func Open(opts Options) (*Store, error) {
 // committed together (group commit): one batch and one fsync for all the
 // calls waiting. ctx is checked before queueing; once queued, Append waits for
 // the commit. Re-appending a stored identity overwrites it; with
-// the same Delta and Clear that changes nothing.
+// the same Delta and Clear that changes nothing. Once they are durable, the
+// LateWrites of the counters of late events change.
 func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	late := s.opts.Now().Add(-counter.LateAfter)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
 	}
@@ -101,7 +112,30 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	if err := s.commits.Submit(events); err != nil {
 		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
 	}
+	s.countLate(events, late)
 	return nil
+}
+
+// countLate changes the LateWrites of each counter with an event before late.
+func (s *Store) countLate(events []counter.Event, late time.Time) {
+	s.lateMu.Lock()
+	defer s.lateMu.Unlock()
+	for i := range events {
+		if events[i].Time.Before(late) {
+			s.late[counterID{events[i].Namespace, events[i].Counter}]++
+		}
+	}
+}
+
+// LateWrites returns how many late events Appends have made durable for the
+// counter since the store was opened.
+func (s *Store) LateWrites(ctx context.Context, namespace, counterName string) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("counter/pebble: cannot read late writes of %q/%q: %w", namespace, counterName, err)
+	}
+	s.lateMu.Lock()
+	defer s.lateMu.Unlock()
+	return s.late[counterID{namespace, counterName}], nil
 }
 
 // Aggregate folds the counter's events with from < Time <= to, in (Time, ID)
@@ -111,19 +145,40 @@ func (s *Store) Aggregate(ctx context.Context, namespace, counterName string, fr
 	if !to.After(from) {
 		return agg, nil
 	}
-	err := s.scan(ctx, namespace, counterName, from.Add(time.Nanosecond), to.Add(time.Nanosecond), func(clear bool, delta int64) {
-		agg.Events++
-		if clear {
-			agg.Cleared = true
-			agg.Sum = 0
-			return
-		}
-		agg.Sum += delta
+	err := s.scan(ctx, namespace, counterName, from.Add(time.Nanosecond), to.Add(time.Nanosecond), func(_ time.Time, clear bool, delta int64) {
+		agg = agg.Then(one(clear, delta))
 	})
 	if err != nil {
 		return counter.Aggregate{}, fmt.Errorf("counter/pebble: cannot aggregate %q/%q: %w", namespace, counterName, err)
 	}
 	return agg, nil
+}
+
+// AggregateSplit folds the counter's events with from < Time <= to in one
+// scan, into head up to cut and tail after it.
+func (s *Store) AggregateSplit(ctx context.Context, namespace, counterName string, from, cut, to time.Time) (head, tail counter.Aggregate, err error) {
+	if !to.After(from) {
+		return head, tail, nil
+	}
+	err = s.scan(ctx, namespace, counterName, from.Add(time.Nanosecond), to.Add(time.Nanosecond), func(t time.Time, clear bool, delta int64) {
+		if !t.After(cut) {
+			head = head.Then(one(clear, delta))
+		} else {
+			tail = tail.Then(one(clear, delta))
+		}
+	})
+	if err != nil {
+		return head, tail, fmt.Errorf("counter/pebble: cannot aggregate %q/%q: %w", namespace, counterName, err)
+	}
+	return head, tail, nil
+}
+
+// one returns the fold of a single event.
+func one(clear bool, delta int64) counter.Aggregate {
+	if clear {
+		return counter.Aggregate{Cleared: true, Events: 1}
+	}
+	return counter.Aggregate{Sum: delta, Events: 1}
 }
 
 // Sum returns the sum of the deltas of the counter's non-clear events with
@@ -133,7 +188,7 @@ func (s *Store) Sum(ctx context.Context, namespace, counterName string, from, to
 	if !to.After(from) {
 		return 0, nil
 	}
-	err := s.scan(ctx, namespace, counterName, from, to, func(clear bool, delta int64) {
+	err := s.scan(ctx, namespace, counterName, from, to, func(_ time.Time, clear bool, delta int64) {
 		if !clear {
 			sum += delta
 		}
@@ -146,7 +201,7 @@ func (s *Store) Sum(ctx context.Context, namespace, counterName string, from, to
 
 // scan calls fn for each event of the counter with lo <= Time < hi, in
 // (Time, ID) order.
-func (s *Store) scan(ctx context.Context, namespace, counterName string, lo, hi time.Time, fn func(clear bool, delta int64)) error {
+func (s *Store) scan(ctx context.Context, namespace, counterName string, lo, hi time.Time, fn func(t time.Time, clear bool, delta int64)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -162,8 +217,13 @@ func (s *Store) scan(ctx context.Context, namespace, counterName string, lo, hi 
 	if err != nil {
 		return err
 	}
+	timeAt := counterKeyLen(namespace, counterName)
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < timeAt+timeLen {
+			return errors.Join(fmt.Errorf("%w: event key of %d bytes", ErrCorrupt, len(k)), it.Close())
+		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return errors.Join(err, it.Close())
@@ -171,7 +231,7 @@ func (s *Store) scan(ctx context.Context, namespace, counterName string, lo, hi 
 		if len(v) != eventValueLen {
 			return errors.Join(fmt.Errorf("%w: event value of %d bytes, want %d", ErrCorrupt, len(v), eventValueLen), it.Close())
 		}
-		fn(v[0] == kindClear, int64(binary.BigEndian.Uint64(v[1:])))
+		fn(decodeTime(k[timeAt:]), v[0] == kindClear, int64(binary.BigEndian.Uint64(v[1:])))
 		if n++; n%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return errors.Join(err, it.Close())

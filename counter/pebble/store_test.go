@@ -42,11 +42,11 @@ func openMem(t *testing.T, opts Options) *Store {
 }
 
 func TestConformanceMemFS(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) counter.EventStore { return openMem(t, Options{}) })
+	storetest.Run(t, func() time.Time { return t0 }, func(t *testing.T) counter.EventStore { return openMem(t, Options{}) })
 }
 
 func TestConformanceDir(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) counter.EventStore {
+	storetest.Run(t, func() time.Time { return t0 }, func(t *testing.T) counter.EventStore {
 		return openMem(t, Options{FS: vfs.Default, Dir: t.TempDir()})
 	})
 }

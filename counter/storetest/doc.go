@@ -7,7 +7,7 @@
 // a ready store and registers its cleanup:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) counter.EventStore { return openStore(t) })
+//		storetest.Run(t, time.Now, func(t *testing.T) counter.EventStore { return openStore(t) })
 //	}
 //
 // Run calls the constructor once per subtest. Every subtest writes to its own
@@ -17,7 +17,9 @@
 // # What it checks
 //
 // Exact sums and event counts of Aggregate over (from, to] and of Sum over
-// [from, to); idempotent re-appends (across calls and inside one batch);
+// [from, to); AggregateSplit against two Aggregates at every split point;
+// LateWrites changing after each Append of a late event (by the clock given
+// to Run) and only then; idempotent re-appends (across calls and inside one batch);
 // clears ordered by Time then ID; the never-backwards Checkpoint under
 // concurrent saves; LastWrite as the max event Time under concurrent,
 // out-of-order appends; isolation of namespaces and counters whose names are

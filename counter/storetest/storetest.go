@@ -20,13 +20,16 @@ var base = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 func at(ms int64) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
 
 // Run runs the conformance suite against stores made by newStore, one store
-// per subtest. newStore registers the store's cleanup with t.Cleanup.
-func Run(t *testing.T, newStore func(t *testing.T) counter.EventStore) {
+// per subtest. newStore registers the store's cleanup with t.Cleanup; now is
+// the clock the stores judge late events by.
+func Run(t *testing.T, now func() time.Time, newStore func(t *testing.T) counter.EventStore) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s counter.EventStore)
 	}{
 		{"AggregateSums", testAggregateSums},
+		{"AggregateSplit", testAggregateSplit},
+		{"LateWrites", func(t *testing.T, s counter.EventStore) { testLateWrites(t, s, now) }},
 		{"AggregateRangeBounds", testAggregateRangeBounds},
 		{"SumRangeBounds", testSumRangeBounds},
 		{"IdempotentAppend", testIdempotentAppend},
@@ -199,6 +202,88 @@ func testClears(t *testing.T, s counter.EventStore) {
 		checkAggregate(t, s, ns, "two", time.Time{}, at(60), counter.Aggregate{Sum: 4, Cleared: true, Events: 5})
 		checkAggregate(t, s, ns, "two", time.Time{}, at(40), counter.Aggregate{Sum: 0, Cleared: true, Events: 4})
 	})
+}
+
+func testAggregateSplit(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	mustAppend(t, s,
+		add(ns, "c", 10, "a", 1),
+		add(ns, "c", 20, "a", 10),
+		clear(ns, "c", 20, "m"),
+		add(ns, "c", 20, "z", 100),
+		add(ns, "c", 30, "a", 1000),
+		clear(ns, "c", 40, "a"),
+		add(ns, "c", 50, "a", 10000),
+	)
+	// Every split of every range folds like two Aggregates.
+	points := []int64{0, 10, 15, 20, 30, 40, 45, 50, 60}
+	for i, from := range points {
+		for j, cut := range points[i:] {
+			for _, to := range points[i+j:] {
+				head, tail, err := s.AggregateSplit(context.Background(), ns, "c", at(from), at(cut), at(to))
+				if err != nil {
+					t.Fatalf("AggregateSplit(%d, %d, %d): %v", from, cut, to, err)
+				}
+				wantHead, err1 := s.Aggregate(context.Background(), ns, "c", at(from), at(cut))
+				wantTail, err2 := s.Aggregate(context.Background(), ns, "c", at(cut), at(to))
+				if err := errors.Join(err1, err2); err != nil {
+					t.Fatal(err)
+				}
+				if head != wantHead || tail != wantTail {
+					t.Errorf("AggregateSplit(%d ms, %d ms, %d ms) = %+v, %+v, want %+v, %+v", from, cut, to, head, tail, wantHead, wantTail)
+				}
+			}
+		}
+	}
+	head, tail, err := s.AggregateSplit(context.Background(), ns, "c", at(0), at(20), at(60))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (counter.Aggregate{Sum: 100, Cleared: true, Events: 4}); head != want {
+		t.Errorf("AggregateSplit(0, 20, 60) head = %+v, want %+v", head, want)
+	}
+	if want := (counter.Aggregate{Sum: 10000, Cleared: true, Events: 3}); tail != want {
+		t.Errorf("AggregateSplit(0, 20, 60) tail = %+v, want %+v", tail, want)
+	}
+}
+
+// checkLate asserts whether the counter's LateWrites changed from prev, and
+// returns them.
+func checkLate(t *testing.T, s counter.EventStore, ns, c string, prev int64, changed bool) int64 {
+	t.Helper()
+	got, err := s.LateWrites(context.Background(), ns, c)
+	if err != nil {
+		t.Fatalf("LateWrites(%q): %v", c, err)
+	}
+	if (got != prev) != changed {
+		t.Fatalf("LateWrites(%q) = %d after %d, want changed = %v", c, got, prev, changed)
+	}
+	return got
+}
+
+func testLateWrites(t *testing.T, s counter.EventStore, now func() time.Time) {
+	ns := uniqueNS(t)
+	event := func(c string, age time.Duration, id string) counter.Event {
+		return counter.Event{Namespace: ns, Counter: c, Time: now().Add(-age), ID: id, Delta: 1}
+	}
+	n := checkLate(t, s, ns, "c", 0, false)
+	// On time: now, in the future, and half of LateAfter old.
+	mustAppend(t, s, event("c", 0, "a"), event("c", -time.Second, "b"), event("c", counter.LateAfter/2, "c"))
+	n = checkLate(t, s, ns, "c", n, false)
+	mustAppend(t, s, event("c", 0, "d"), event("c", counter.LateAfter+time.Second, "e"))
+	n = checkLate(t, s, ns, "c", n, true)
+	// The same late event again changes it again.
+	late := event("c", counter.LateAfter+time.Second, "f")
+	mustAppend(t, s, late)
+	n = checkLate(t, s, ns, "c", n, true)
+	mustAppend(t, s, late)
+	checkLate(t, s, ns, "c", n, true)
+	// Other counters are not affected; a late clear is late.
+	checkLate(t, s, ns, "other", 0, false)
+	clr := event("other", time.Hour, "g")
+	clr.Clear = true
+	mustAppend(t, s, clr)
+	checkLate(t, s, ns, "other", 0, true)
 }
 
 // checkCheckpoint asserts the stored checkpoint of the counter.

@@ -15,7 +15,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultBatchSize       = 500
-	DefaultFlushInterval   = time.Second
+	DefaultFlushInterval   = 500 * time.Millisecond
 	DefaultRetryMinBackoff = 100 * time.Millisecond
 	DefaultRetryMaxBackoff = 30 * time.Second
 	DefaultShipTimeout     = 10 * time.Second
