@@ -12,8 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tollgate/tollgate/counter"
-	"github.com/tollgate/tollgate/counter/cassandra"
-	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // checkReads asserts how many Accurate reads took each path so far.
@@ -176,15 +174,7 @@ func TestAccurateModel(t *testing.T) {
 func TestAccurateReadPathsOnCassandra(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := cassandra.Open(ctx, cassandra.Options{
-		Hosts: testenv.Addrs(t, testenv.Cassandra), Keyspace: "tollgate_it_global", LocalDC: "dc1",
-		Replication: cassandra.Replication{DataCenters: map[string]int{"dc1": 1}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	c, err := New(Options{Store: s, Namespaces: testNamespaces, Now: time.Now})
+	c, err := New(Options{Store: openCassandra(t, "tollgate_it_global"), Namespaces: testNamespaces, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

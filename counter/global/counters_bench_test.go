@@ -32,17 +32,24 @@ func benchCounters(b *testing.B) *Counters {
 // (internal/testenv), in a keyspace of the benchmarks, with the real clock.
 func benchCassandraCounters(b *testing.B) *Counters {
 	b.Helper()
+	return benchCountersOn(b, openCassandra(b, "tollgate_it_global_bench"))
+}
+
+// openCassandra opens a store on the test Cassandra node (internal/testenv)
+// in keyspace, replicated in dc1, and closes it at the end of the test.
+func openCassandra(tb testing.TB, keyspace string) *cassandra.Store {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := cassandra.Open(ctx, cassandra.Options{
-		Hosts: testenv.Addrs(b, testenv.Cassandra), Keyspace: "tollgate_it_global_bench", LocalDC: "dc1",
+		Hosts: testenv.Addrs(tb, testenv.Cassandra), Keyspace: keyspace, LocalDC: "dc1",
 		Replication: cassandra.Replication{DataCenters: map[string]int{"dc1": 1}},
 	})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { s.Close() })
-	return benchCountersOn(b, s)
+	tb.Cleanup(func() { s.Close() })
+	return s
 }
 
 // benchCountersOn returns Counters over s with testNamespaces and the real

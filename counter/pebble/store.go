@@ -118,11 +118,11 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 
 // countLate changes the LateWrites of each counter with an event before late.
 func (s *Store) countLate(events []counter.Event, late time.Time) {
-	s.lateMu.Lock()
-	defer s.lateMu.Unlock()
 	for i := range events {
 		if events[i].Time.Before(late) {
+			s.lateMu.Lock()
 			s.late[counterID{events[i].Namespace, events[i].Counter}]++
+			s.lateMu.Unlock()
 		}
 	}
 }

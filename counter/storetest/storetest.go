@@ -173,15 +173,21 @@ func testIdempotentAppend(t *testing.T, s counter.EventStore) {
 	checkSum(t, s, ns, "c", at(0), at(100), 11)
 }
 
-func testClears(t *testing.T, s counter.EventStore) {
-	ns := uniqueNS(t)
-	mustAppend(t, s,
+// clearedEvents returns adds to counter "c" around a clear at 20 ms: "a" at
+// 20 ms is ordered before it, "z" after it.
+func clearedEvents(ns string) []counter.Event {
+	return []counter.Event{
 		add(ns, "c", 10, "a", 1),
 		add(ns, "c", 20, "a", 10),
 		clear(ns, "c", 20, "m"),
 		add(ns, "c", 20, "z", 100),
 		add(ns, "c", 30, "a", 1000),
-	)
+	}
+}
+
+func testClears(t *testing.T, s counter.EventStore) {
+	ns := uniqueNS(t)
+	mustAppend(t, s, clearedEvents(ns)...)
 	tests := []struct {
 		name     string
 		from, to int64
@@ -206,15 +212,7 @@ func testClears(t *testing.T, s counter.EventStore) {
 
 func testAggregateSplit(t *testing.T, s counter.EventStore) {
 	ns := uniqueNS(t)
-	mustAppend(t, s,
-		add(ns, "c", 10, "a", 1),
-		add(ns, "c", 20, "a", 10),
-		clear(ns, "c", 20, "m"),
-		add(ns, "c", 20, "z", 100),
-		add(ns, "c", 30, "a", 1000),
-		clear(ns, "c", 40, "a"),
-		add(ns, "c", 50, "a", 10000),
-	)
+	mustAppend(t, s, append(clearedEvents(ns), clear(ns, "c", 40, "a"), add(ns, "c", 50, "a", 10000))...)
 	// Every split of every range folds like two Aggregates.
 	points := []int64{0, 10, 15, 20, 30, 40, 45, 50, 60}
 	for i, from := range points {
