@@ -74,6 +74,10 @@
 //     the accurate count, until its next full read) then misses it (counted
 //     in tollgate_counter_slow_appends_total). Keep ClockSkew well above the
 //     store's append latency and the clock differences between processes.
+//   - On Cassandra across data centers, an add (or its LateWrites update)
+//     that replicates more slowly than counter.LateAfter + ClockSkew is
+//     missing from accurate reads in the other data center until their next
+//     full read.
 //   - Overflow checks compare a delta with the last known count (the cached
 //     checkpoint for durable types); concurrent adds are not included.
 //   - Events older than Retention may be deleted once a checkpoint covers
@@ -85,6 +89,7 @@
 // queued counters and does not close the store. Metrics go to
 // Options.Registerer: tollgate_counter_api_duration_seconds{type,op},
 // tollgate_counter_rollups_total{result}, tollgate_counter_rollup_lag_seconds,
-// tollgate_counter_rollup_queue_depth, tollgate_counter_rollup_dropped_total
-// and tollgate_counter_slow_appends_total.
+// tollgate_counter_rollup_queue_depth, tollgate_counter_rollup_dropped_total,
+// tollgate_counter_slow_appends_total and
+// tollgate_counter_accurate_reads_total{path}.
 package global
