@@ -191,9 +191,9 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 }
 
 // countLate adds one to the late_writes of each counter with an event before
-// late. Counter updates are not idempotent, so the driver does not retry
-// them; a failure fails the Append, whose retry counts again, which only
-// makes readers read more.
+// late. Readers only compare the value, so an update counted twice (a driver
+// retry after a timeout, or the caller's retry of a failed Append) only makes
+// them read more.
 func (s *Store) countLate(ctx context.Context, events []counter.Event, late time.Time) error {
 	var counters []counterKey
 	for i := range events {
