@@ -54,12 +54,22 @@ type Store struct {
 	// sweepMu serializes DeleteExpired.
 	sweepMu sync.Mutex
 
-	// lateMu guards late, the LateWrites of each counter. They live in
-	// memory: Pebble's lock keeps the store to one process, whose readers
-	// start afresh after a restart.
-	lateMu sync.Mutex
-	late   map[counterID]int64
+	// lateMu guards the LateWrites, which live in memory: Pebble's lock keeps
+	// the store to one process, whose readers start afresh after a restart.
+	// lateSeq numbers the late events; late holds the number of each
+	// counter's last one, lateFloor the number when late was last emptied
+	// (at maxLate entries), which LateWrites answers for counters not in it.
+	// So a counter's LateWrites never decreases and grows with each late
+	// event, in bounded memory.
+	lateMu    sync.Mutex
+	late      map[counterID]int64
+	lateSeq   int64
+	lateFloor int64
+	maxLate   int
 }
+
+// maxLateCounters bounds the counters whose LateWrites a Store keeps apart.
+const maxLateCounters = 100_000
 
 // counterID identifies a counter in memory.
 type counterID struct{ namespace, counter string }
@@ -81,7 +91,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("counter/pebble: cannot open %q: %w (check the directory exists, is writable and is not open in another process)", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: log, done: make(chan struct{}), late: make(map[counterID]int64)}
+	s := &Store{db: db, opts: opts, log: log, done: make(chan struct{}), late: make(map[counterID]int64), maxLate: maxLateCounters}
 	s.commits = groupcommit.Start(opts.Committers, opts.MaxCommitEvents, s.commit)
 	return s, nil
 }
@@ -119,23 +129,32 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 // countLate changes the LateWrites of each counter with an event before late.
 func (s *Store) countLate(events []counter.Event, late time.Time) {
 	for i := range events {
-		if events[i].Time.Before(late) {
-			s.lateMu.Lock()
-			s.late[counterID{events[i].Namespace, events[i].Counter}]++
-			s.lateMu.Unlock()
+		if !events[i].Time.Before(late) {
+			continue
 		}
+		s.lateMu.Lock()
+		if len(s.late) >= s.maxLate {
+			clear(s.late)
+			s.lateFloor = s.lateSeq
+		}
+		s.lateSeq++
+		s.late[counterID{events[i].Namespace, events[i].Counter}] = s.lateSeq
+		s.lateMu.Unlock()
 	}
 }
 
-// LateWrites returns how many late events Appends have made durable for the
-// counter since the store was opened.
+// LateWrites returns the number of the counter's last late event made
+// durable since the store was opened (see the Store fields).
 func (s *Store) LateWrites(ctx context.Context, namespace, counterName string) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("counter/pebble: cannot read late writes of %q/%q: %w", namespace, counterName, err)
 	}
 	s.lateMu.Lock()
 	defer s.lateMu.Unlock()
-	return s.late[counterID{namespace, counterName}], nil
+	if n, ok := s.late[counterID{namespace, counterName}]; ok {
+		return n, nil
+	}
+	return s.lateFloor, nil
 }
 
 // Aggregate folds the counter's events with from < Time <= to, in (Time, ID)

@@ -127,3 +127,44 @@ func TestClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestLateWritesBounded checks that LateWrites stays monotonic per counter,
+// and changes with each late event, when the store forgets counters to stay
+// within maxLate.
+func TestLateWritesBounded(t *testing.T) {
+	s := openMem(t, Options{})
+	s.maxLate = 2
+	ctx := context.Background()
+	late := func(c string) {
+		t.Helper()
+		ev := counter.Event{Namespace: "n", Counter: c, Time: t0.Add(-counter.LateAfter - time.Second), ID: "x", Delta: 1}
+		if err := s.Append(ctx, []counter.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(c string) int64 {
+		t.Helper()
+		n, err := s.LateWrites(ctx, "n", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	seen := map[string]int64{"a": read("a"), "b": read("b"), "c": read("c"), "quiet": read("quiet")}
+	for i, c := range []string{"a", "b", "c", "a", "c", "b", "b"} {
+		late(c) // the third counter and every second late event after it empty the map
+		for name, before := range seen {
+			now := read(name)
+			switch {
+			case now < before:
+				t.Fatalf("after late event %d (%s): LateWrites(%s) went from %d down to %d", i, c, name, before, now)
+			case name == c && now == before:
+				t.Fatalf("after late event %d (%s): LateWrites(%s) unchanged at %d", i, c, name, now)
+			}
+			seen[name] = now
+		}
+	}
+	if n := len(s.late); n > 2 {
+		t.Errorf("the store keeps %d counters' late writes, want at most 2", n)
+	}
+}
