@@ -202,9 +202,6 @@ func (s *Store) countLate(ctx context.Context, events []counter.Event, late time
 			counters = append(counters, ck)
 		}
 	}
-	if len(counters) == 0 {
-		return nil
-	}
 	return s.fanOut(ctx, len(counters), func(ctx context.Context, i int) error {
 		err := s.session.Query(s.q.countLate, counters[i].namespace, counters[i].counter).WithContext(ctx).Exec()
 		if err != nil {
@@ -358,8 +355,8 @@ func (s *Store) Aggregate(ctx context.Context, namespace, counterName string, fr
 	}
 	lo, hi := openBound(from), openBound(to)
 	parts, err := s.partitions(ctx, namespace, counterName, lo, hi)
-	if err != nil || len(parts) == 0 {
-		return counter.Aggregate{}, err
+	if err != nil {
+		return fail(err)
 	}
 	folds := make([]partFold, len(parts))
 	err = s.fanOut(ctx, len(parts), func(ctx context.Context, i int) (err error) {
@@ -382,8 +379,8 @@ func (s *Store) AggregateSplit(ctx context.Context, namespace, counterName strin
 	}
 	lo, mid, hi := openBound(from), openBound(cut), openBound(to)
 	parts, err := s.partitions(ctx, namespace, counterName, lo, hi)
-	if err != nil || len(parts) == 0 {
-		return head, tail, err
+	if err != nil {
+		return fail(err)
 	}
 	heads, tails := make([]partFold, len(parts)), make([]partFold, len(parts))
 	err = s.fanOut(ctx, len(parts), func(ctx context.Context, i int) error {
@@ -414,14 +411,14 @@ func (s *Store) AggregateSplit(ctx context.Context, namespace, counterName strin
 // bucket; none for an empty range.
 func (s *Store) partitions(ctx context.Context, namespace, counterName string, lo, hi int64) ([]partKey, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("counter/cassandra: cannot aggregate counter %q of namespace %q: %w", counterName, namespace, err)
+		return nil, err
 	}
 	if hi <= lo || hi < 0 {
 		return nil, nil
 	}
 	tbs, err := s.timeBuckets(ctx, namespace, counterName, (lo+1)/s.bucketNanos, hi/s.bucketNanos)
 	if err != nil {
-		return nil, fmt.Errorf("counter/cassandra: cannot aggregate counter %q of namespace %q: %w", counterName, namespace, err)
+		return nil, err
 	}
 	n := s.opts.EventBuckets
 	parts := make([]partKey, 0, len(tbs)*n)
@@ -590,7 +587,10 @@ func (s *Store) LastWrite(ctx context.Context, namespace, counterName string) (t
 // and returns the first error; after it the remaining calls are skipped and
 // the running ones see a canceled context.
 func (s *Store) fanOut(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
-	if n == 1 {
+	switch n {
+	case 0:
+		return nil
+	case 1:
 		return fn(ctx, 0)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)

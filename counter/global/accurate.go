@@ -2,6 +2,7 @@ package global
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,14 +47,13 @@ func (c *Counters) accurateCount(ctx context.Context, n *namespace, k key, h uin
 	seal := now.Add(-min(counter.LateAfter, n.opts.AcceptLimit) - n.opts.ClockSkew)
 	end := now.Add(n.opts.FutureLimit)
 	if t, ok := c.tails.get(k, h); ok && now.Sub(t.based) <= n.opts.MaxReadGap {
-		count, ok, err := c.readTail(ctx, k, h, t, latest(t.sealed, seal), end)
+		cut := latest(t.sealed, seal)
+		head, rest, late, err := c.readTail(ctx, k, t.sealed, cut, end)
 		if err != nil {
 			return 0, fmt.Errorf("counter/global: cannot read %q/%q: %w", k.ns, k.name, err)
 		}
-		if ok {
-			c.metrics.accurateReads[readIncremental].Inc()
-			c.trigger(n, k, h)
-			return count, nil
+		if late == t.late {
+			return c.sealed(n, k, h, readIncremental, t.count, head, rest, tail{sealed: cut, late: late, based: t.based}), nil
 		}
 	}
 	cp, err := c.checkpoint(ctx, k, h)
@@ -75,17 +75,12 @@ func (c *Counters) accurateCount(ctx context.Context, n *namespace, k key, h uin
 	if err != nil {
 		return 0, fmt.Errorf("counter/global: cannot read %q/%q: %w", k.ns, k.name, err)
 	}
-	sealedCount := fold(cp.Count, head)
-	c.tails.put(k, h, tail{count: sealedCount, sealed: cut, late: late, based: now})
-	c.metrics.accurateReads[readFull].Inc()
-	c.trigger(n, k, h)
-	return fold(sealedCount, rest), nil
+	return c.sealed(n, k, h, readFull, cp.Count, head, rest, tail{sealed: cut, late: late, based: now}), nil
 }
 
-// readTail reads the events after t.sealed and the counter's LateWrites
-// concurrently. When no late write happened since t, it caches the tail
-// sealed at cut and returns the count with ok; else ok is false.
-func (c *Counters) readTail(ctx context.Context, k key, h uint64, t tail, cut, end time.Time) (count int64, ok bool, err error) {
+// readTail folds the counter's events in (from, end] split at cut, and reads
+// its LateWrites concurrently.
+func (c *Counters) readTail(ctx context.Context, k key, from, cut, end time.Time) (head, rest counter.Aggregate, late int64, err error) {
 	type lateResult struct {
 		n   int64
 		err error
@@ -95,20 +90,20 @@ func (c *Counters) readTail(ctx context.Context, k key, h uint64, t tail, cut, e
 		n, err := c.store.LateWrites(ctx, k.ns, k.name)
 		lateCh <- lateResult{n, err}
 	}()
-	head, rest, err := c.store.AggregateSplit(ctx, k.ns, k.name, t.sealed, cut, end)
-	late := <-lateCh
-	if err != nil {
-		return 0, false, err
-	}
-	if late.err != nil {
-		return 0, false, late.err
-	}
-	if late.n != t.late {
-		return 0, false, nil
-	}
-	sealedCount := fold(t.count, head)
-	c.tails.put(k, h, tail{count: sealedCount, sealed: cut, late: t.late, based: t.based})
-	return fold(sealedCount, rest), true, nil
+	head, rest, err = c.store.AggregateSplit(ctx, k.ns, k.name, from, cut, end)
+	lr := <-lateCh
+	return head, rest, lr.n, errors.Join(err, lr.err)
+}
+
+// sealed finishes an Accurate read of path from the count before head: it
+// caches next with the count through head, counts the read, keeps the counter
+// in circulation and returns the count through rest.
+func (c *Counters) sealed(n *namespace, k key, h uint64, path int, before int64, head, rest counter.Aggregate, next tail) int64 {
+	next.count = fold(before, head)
+	c.tails.put(k, h, next)
+	c.metrics.accurateReads[path].Inc()
+	c.trigger(n, k, h)
+	return fold(next.count, rest)
 }
 
 // latest returns the later of a and b.

@@ -47,20 +47,29 @@ func waitQueued(t *testing.T, g *Group[int], n int) {
 	}
 }
 
+// submitBehindFirst submits []int{0}, waits until its commit blocks in bc,
+// submits n more of two items each concurrently, waits until they are all
+// queued, releases the commit and returns the errors of the 1 + n Submits.
+func submitBehindFirst(t *testing.T, g *Group[int], bc *blockingCommit, n int) []error {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, 1+n)
+	wg.Go(func() { errs[0] = g.Submit([]int{0}) })
+	<-bc.started
+	for i := 1; i <= n; i++ {
+		wg.Go(func() { errs[i] = g.Submit([]int{i, i}) })
+	}
+	waitQueued(t, g, n)
+	close(bc.release)
+	wg.Wait()
+	return errs
+}
+
 func TestWaitingSubmissionsShareOneCommit(t *testing.T) {
 	bc := newBlockingCommit()
 	g := Start(1, 100, bc.commit)
 	defer g.Close()
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	wg.Go(func() { errs[0] = g.Submit([]int{0}) })
-	<-bc.started
-	for i := 1; i < 6; i++ {
-		wg.Go(func() { errs[i] = g.Submit([]int{i, i}) })
-	}
-	waitQueued(t, g, 5)
-	close(bc.release)
-	wg.Wait()
+	errs := submitBehindFirst(t, g, bc, 5)
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("Submit %d: %v", i, err)
@@ -82,15 +91,7 @@ func TestMaxItemsBoundsACommit(t *testing.T) {
 	bc := newBlockingCommit()
 	g := Start(1, 4, bc.commit)
 	defer g.Close()
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = g.Submit([]int{0}) })
-	<-bc.started
-	for i := range 4 {
-		wg.Go(func() { _ = g.Submit([]int{i, i}) })
-	}
-	waitQueued(t, g, 4)
-	close(bc.release)
-	wg.Wait()
+	submitBehindFirst(t, g, bc, 4)
 	// 4 submissions of 2 items with at most 4 items a commit: 2 commits of 2.
 	if len(bc.commits) != 3 || len(bc.commits[1]) != 2 || len(bc.commits[2]) != 2 {
 		t.Fatalf("commits = %v, want 1 submission, then 2 and 2", bc.commits)

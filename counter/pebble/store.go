@@ -160,17 +160,8 @@ func (s *Store) LateWrites(ctx context.Context, namespace, counterName string) (
 // Aggregate folds the counter's events with from < Time <= to, in (Time, ID)
 // order.
 func (s *Store) Aggregate(ctx context.Context, namespace, counterName string, from, to time.Time) (counter.Aggregate, error) {
-	var agg counter.Aggregate
-	if !to.After(from) {
-		return agg, nil
-	}
-	err := s.scan(ctx, namespace, counterName, from.Add(time.Nanosecond), to.Add(time.Nanosecond), func(_ time.Time, clear bool, delta int64) {
-		agg = agg.Then(one(clear, delta))
-	})
-	if err != nil {
-		return counter.Aggregate{}, fmt.Errorf("counter/pebble: cannot aggregate %q/%q: %w", namespace, counterName, err)
-	}
-	return agg, nil
+	head, _, err := s.AggregateSplit(ctx, namespace, counterName, from, to, to)
+	return head, err
 }
 
 // AggregateSplit folds the counter's events with from < Time <= to in one

@@ -366,7 +366,9 @@ func TestPing(t *testing.T) {
 	}
 }
 
-func TestCloseTwice(t *testing.T) {
+// newClosed returns a Store, closed, for an address nothing listens on.
+func newClosed(t *testing.T) *Store {
+	t.Helper()
 	s, err := New(Options{Addrs: []string{"127.0.0.1:1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -374,6 +376,11 @@ func TestCloseTwice(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func TestCloseTwice(t *testing.T) {
+	s := newClosed(t)
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
@@ -381,14 +388,8 @@ func TestCloseTwice(t *testing.T) {
 
 // TestApplyAfterClose checks that a closed Store refuses hits at once.
 func TestApplyAfterClose(t *testing.T) {
-	s, err := New(Options{Addrs: []string{"127.0.0.1:1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	err = s.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
+	s := newClosed(t)
+	err := s.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
 	want := "counter/redis: cannot apply 1 hits on single 127.0.0.1:1: counter: backend unavailable: counter/redis: store is closed (do not call Apply after Close) (check that redis is reachable; raise Options.Timeout if it is slow)"
 	if !errors.Is(err, counter.ErrUnavailable) || err.Error() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
