@@ -3,19 +3,45 @@ package counter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
 // ErrNotFound marks a checkpoint or counter that does not exist.
 var ErrNotFound = errors.New("counter: not found")
 
-// LateAfter is how long after its Time an event may be appended and still be
-// on time. A store counts each Append of a late event in the counter's
-// LateWrites; an accurate read that sees them unchanged since its last read
-// scans only the events since that read's seal (see counter/global). Every
-// store of a deployment must agree on it, hence a constant. The metering
-// shipper's default flush interval (500 ms) keeps its events on time.
-const LateAfter = time.Second
+// DefaultLateAfter is how long after its Time an event may be appended and
+// still be on time, unless a store is told otherwise for its namespace (see
+// EventStore.LateAfter). A store counts each Append of a late event in the
+// counter's LateWrites; an accurate read that sees them unchanged since its
+// last read scans only the events since that read's seal (see
+// counter/global). Every store of a deployment must agree on a namespace's
+// value, like its accept_limit. The metering shipper's default flush interval
+// (500 ms) keeps its events on time.
+const DefaultLateAfter = time.Second
+
+// LateAfters maps namespaces to their LateAfter (see EventStore.LateAfter);
+// a namespace it does not name uses DefaultLateAfter.
+type LateAfters map[string]time.Duration
+
+// Of returns the LateAfter of namespace.
+func (l LateAfters) Of(namespace string) time.Duration {
+	if d, ok := l[namespace]; ok {
+		return d
+	}
+	return DefaultLateAfter
+}
+
+// Validate reports the entries that are not positive.
+func (l LateAfters) Validate() error {
+	var errs []error
+	for ns, d := range l {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("LateAfter[%q] %v is not positive (use a positive duration or drop the entry)", ns, d))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // Event is one immutable add or clear of an eventually consistent or accurate
 // counter. (Namespace, Counter, Time, ID) is its identity: writing the same
@@ -73,9 +99,13 @@ type EventStore interface {
 	// counts. On error none, some or all events may be stored; the caller
 	// retries with the same identities. After the events are durable, and
 	// before it returns, Append changes the LateWrites of every counter that
-	// got a late event (see LateAfter), by the store's clock when Append was
-	// called.
+	// got a late event: one appended more than LateAfter(its namespace) after
+	// its Time, by the store's clock when Append was called.
 	Append(ctx context.Context, events []Event) error
+	// LateAfter returns how long after its Time an event of the namespace may
+	// be appended and still be on time: the store's option for the namespace,
+	// else DefaultLateAfter.
+	LateAfter(namespace string) time.Duration
 	// LateWrites returns a number that changes every time an Append with a
 	// late event of the counter has made it durable (0 before the first).
 	LateWrites(ctx context.Context, namespace, counterName string) (int64, error)

@@ -26,7 +26,7 @@ const (
 	DefaultBatchSize = 500
 	// DefaultFlushInterval is how long an event waits at most before shipping:
 	// short enough that shipped events are on time for the accurate counters'
-	// incremental reads (counter.LateAfter).
+	// incremental reads (late_after, 1 s by default).
 	DefaultFlushInterval = spool.DefaultFlushInterval
 	// DefaultRetryMinBackoff is the first wait after a failed shipment.
 	DefaultRetryMinBackoff = 100 * time.Millisecond

@@ -38,7 +38,7 @@ func namespaceOptions(s *settings.Settings) (map[string]global.NamespaceOptions,
 			return nil, fmt.Errorf("counters.namespaces.%s.type: %w", name, err)
 		}
 		out[name] = global.NamespaceOptions{
-			Type: typ, AcceptLimit: n.AcceptLimit, FutureLimit: n.FutureLimit, ClockSkew: n.ClockSkew,
+			Type: typ, AcceptLimit: n.AcceptLimit, FutureLimit: n.FutureLimit, ClockSkew: n.ClockSkew, LateAfter: n.LateAfter,
 			CoalesceWindow: n.CoalesceWindow, Retention: n.Retention, MaxReadGap: n.MaxReadGap,
 		}
 	}
@@ -66,6 +66,7 @@ func openCounters(ctx context.Context, s *settings.Settings, nsOpts map[string]g
 			Hosts: c.Hosts, Keyspace: c.Keyspace, LocalDC: c.LocalDC, Consistency: consistency, Timeout: c.Timeout,
 			Replication: cassandra.Replication{Factor: c.ReplicationFactor, DataCenters: c.DataCenters},
 			Retention:   maxRetention(gopts.Retentions()),
+			LateAfter:   gopts.LateAfters(),
 			Logger:      logger,
 		})
 		if err != nil {
@@ -77,7 +78,7 @@ func openCounters(ctx context.Context, s *settings.Settings, nsOpts map[string]g
 	default:
 		st, err := pebble.Open(pebble.Options{
 			Dir: filepath.Join(s.DataDir, "events"), Logger: logger, Now: time.Now,
-			NamespaceRetention: gopts.Retentions(),
+			NamespaceRetention: gopts.Retentions(), LateAfter: gopts.LateAfters(),
 		})
 		if err != nil {
 			stop()

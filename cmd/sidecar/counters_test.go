@@ -21,12 +21,13 @@ import (
 // converge quickly, and long enough for a retry on a loaded machine.
 const testAcceptLimit = 3 * time.Second
 
-// fastNamespaces shortens accept_limit so eventual counts converge quickly.
+// fastNamespaces shortens accept_limit so eventual counts converge quickly,
+// and late_after, as for a hot accurate counter.
 func fastNamespaces(s *settings.Settings) {
 	s.Counters.Namespaces = map[string]settings.Namespace{
 		"best_effort": {Type: "best_effort"},
 		"eventual":    {Type: "eventual", AcceptLimit: testAcceptLimit, ClockSkew: 100 * time.Millisecond, CoalesceWindow: 100 * time.Millisecond},
-		"accurate":    {Type: "accurate", AcceptLimit: testAcceptLimit, ClockSkew: 100 * time.Millisecond, CoalesceWindow: 100 * time.Millisecond},
+		"accurate":    {Type: "accurate", AcceptLimit: testAcceptLimit, ClockSkew: 100 * time.Millisecond, LateAfter: 300 * time.Millisecond, CoalesceWindow: 100 * time.Millisecond},
 	}
 }
 

@@ -74,6 +74,28 @@ type meteringService struct {
 	reporter *metering.Reporter
 }
 
+// warnLateShipping warns about each namespace that metering writes to whose
+// late_after is not above the spool's flush interval: its shipped events
+// would be late, so accurate reads of its counters would keep reading from
+// their checkpoints.
+func warnLateShipping(mc *metering.Config, ns map[string]global.NamespaceOptions, logger *slog.Logger) {
+	names := make(map[string]bool)
+	for _, m := range mc.Meters {
+		names[m.Namespace] = true
+	}
+	for _, p := range mc.Plans {
+		for _, q := range p.Quotas {
+			names[q.Namespace] = true
+		}
+	}
+	for name := range names {
+		if n := ns[name]; n.LateAfter <= mc.Spool.FlushInterval {
+			logger.Warn("metering ships events later than the namespace's late_after: raise late_after above the spool's flush_interval, or lower flush_interval",
+				"namespace", name, "late_after", n.LateAfter, "flush_interval", mc.Spool.FlushInterval)
+		}
+	}
+}
+
 // openMetering builds metering on the counters and the best-effort backend.
 func openMetering(mc *metering.Config, s *settings.Settings, counters *durableCounters, backend ratelimit.Counter,
 	logger *slog.Logger, reg prometheus.Registerer) (*meteringService, error) {
@@ -103,6 +125,7 @@ func openMetering(mc *metering.Config, s *settings.Settings, counters *durableCo
 		n := counters.namespaces[meter.Namespace]
 		margin = max(margin, n.AcceptLimit+n.ClockSkew)
 	}
+	warnLateShipping(mc, counters.namespaces, logger)
 	rep, err := metering.NewReporter(metering.ReporterOptions{
 		Config: mc, Reader: counters.store, ClosedMargin: margin + mc.Spool.FlushInterval, Now: time.Now,
 	})

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,7 +23,9 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"gopkg.in/yaml.v3"
 
+	"github.com/tollgate/tollgate/counter/global"
 	"github.com/tollgate/tollgate/internal/settings"
+	"github.com/tollgate/tollgate/metering"
 )
 
 // testMeteringYAML is the quick start's metering plus a tenant whose plan
@@ -294,3 +298,31 @@ func testMetering(t *testing.T, store func(*settings.Settings)) {
 func TestMeteringPebble(t *testing.T) { testMetering(t, nil) }
 
 func TestMeteringCassandra(t *testing.T) { testMetering(t, onCassandra(t, "tollgate_metering_it")) }
+
+// TestWarnLateShipping checks that a metered namespace whose late_after is
+// not above the spool's flush interval gets one warning, and others none.
+func TestWarnLateShipping(t *testing.T) {
+	mc := &metering.Config{
+		Meters: []metering.Meter{{Namespace: "fast"}, {Namespace: "ok"}},
+		Plans:  []metering.Plan{{Quotas: []metering.Quota{{Namespace: "ok"}}}},
+		Spool:  metering.SpoolConfig{FlushInterval: 500 * time.Millisecond},
+	}
+	ns := map[string]global.NamespaceOptions{
+		"fast": {Type: global.Eventual, LateAfter: 500 * time.Millisecond},
+		"ok":   {Type: global.Accurate, LateAfter: time.Second},
+	}
+	var buf bytes.Buffer
+	warnLateShipping(mc, ns, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime})))
+	want := `level=WARN msg="metering ships events later than the namespace's late_after: raise late_after above the spool's flush_interval, or lower flush_interval" namespace=fast late_after=500ms flush_interval=500ms` + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("warnings:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// dropTime removes the time from log records.
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		return slog.Attr{}
+	}
+	return a
+}

@@ -24,7 +24,7 @@
 //     with no read-before-write. Its clustering rows list the time buckets
 //     that hold events (with the events' TTL).
 //   - late_writes: a Cassandra counter per counter that got late events
-//     (counter.LateAfter), incremented once per Append with one, after its
+//     (Options.LateAfter), incremented once per Append with one, after its
 //     events are written. Accurate reads compare it between reads.
 //   - layout: the TimeBucket and EventBuckets the keyspace was created with;
 //     Open refuses options that differ.

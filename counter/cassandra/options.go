@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/tollgate/tollgate/counter"
 )
 
 // Defaults of Options.
@@ -105,8 +107,11 @@ type Options struct {
 	MaxConcurrency int
 	// Logger receives the driver's log lines. Default: discard.
 	Logger *slog.Logger
-	// Now is the clock Append judges late events by (see counter.LateAfter).
-	// Default: time.Now.
+	// LateAfter is how long after its Time an event of a namespace may be
+	// appended and still be on time (see counter.EventStore.LateAfter).
+	// Default: counter.DefaultLateAfter for every namespace.
+	LateAfter counter.LateAfters
+	// Now is the clock Append judges late events by. Default: time.Now.
 	Now func() time.Time
 }
 
@@ -219,6 +224,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxConcurrency < 1 {
 		add("MaxConcurrency %d is below 1", o.MaxConcurrency)
+	}
+	if err := o.LateAfter.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/tollgate/tollgate/counter"
 )
 
 func TestEnsureDefaults(t *testing.T) {
@@ -51,6 +53,7 @@ func TestValidate(t *testing.T) {
 			Options{
 				Hosts: []string{" "}, Port: 70000, Keyspace: "1ks", Replication: Replication{DataCenters: map[string]int{"d'c": -1}},
 				Timeout: -1, ConnectTimeout: -1, TimeBucket: 1500 * time.Millisecond, EventBuckets: 65, Retention: time.Millisecond, MaxConcurrency: -1,
+				LateAfter: counter.LateAfters{"ns": 0},
 			},
 			"counter/cassandra: invalid options: Hosts holds an empty host\n" +
 				"Port 70000 is not a TCP port\n" +
@@ -62,7 +65,8 @@ func TestValidate(t *testing.T) {
 				"TimeBucket 1.5s is not a whole number of seconds >= 1s\n" +
 				"EventBuckets 65 is outside 1..64\n" +
 				"Retention 1ms is outside 1s..175200h0m0s (Cassandra's TTL range)\n" +
-				"MaxConcurrency -1 is below 1",
+				"MaxConcurrency -1 is below 1\n" +
+				"LateAfter[\"ns\"] 0s is not positive (use a positive duration or drop the entry)",
 		},
 		{
 			"no hosts",

@@ -160,10 +160,10 @@ type counterWrite struct {
 // maxMergedPartitions partitions. A clear is also copied into the other
 // event buckets of its time bucket. ctx is checked before queueing; once
 // queued, Append waits for the write, which Options.Timeout bounds per
-// request. Then it counts the late events (counter.LateAfter) per counter in
+// request. Then it counts the late events (Options.LateAfter) per counter in
 // the late_writes table.
 func (s *Store) Append(ctx context.Context, events []counter.Event) error {
-	late := s.opts.Now().Add(-counter.LateAfter)
+	now := s.opts.Now()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("counter/cassandra: cannot append %d events: %w", len(events), err)
 	}
@@ -182,7 +182,7 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 		return ErrClosed
 	}
 	if err == nil {
-		err = s.countLate(ctx, events, late)
+		err = s.countLate(ctx, events, now)
 	}
 	if err != nil {
 		return fmt.Errorf("counter/cassandra: cannot append %d events to keyspace %q: %w (retry with the same events; check that the local data center's replicas are up)", len(events), s.opts.Keyspace, err)
@@ -190,15 +190,18 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	return nil
 }
 
-// countLate adds one to the late_writes of each counter with an event before
-// late. Readers only compare the value, so an update counted twice (a driver
-// retry after a timeout, or the caller's retry of a failed Append) only makes
-// them read more.
-func (s *Store) countLate(ctx context.Context, events []counter.Event, late time.Time) error {
+// LateAfter returns the namespace's Options.LateAfter.
+func (s *Store) LateAfter(namespace string) time.Duration { return s.opts.LateAfter.Of(namespace) }
+
+// countLate adds one to the late_writes of each counter with an event that
+// was late at now. Readers only compare the value, so an update counted twice
+// (a driver retry after a timeout, or the caller's retry of a failed Append)
+// only makes them read more.
+func (s *Store) countLate(ctx context.Context, events []counter.Event, now time.Time) error {
 	var counters []counterKey
 	for i := range events {
 		ck := counterKey{events[i].Namespace, events[i].Counter}
-		if events[i].Time.Before(late) && !slices.Contains(counters, ck) {
+		if events[i].Time.Before(now.Add(-s.LateAfter(ck.namespace))) && !slices.Contains(counters, ck) {
 			counters = append(counters, ck)
 		}
 	}

@@ -44,7 +44,7 @@ func uniqueNS(t testing.TB) string {
 
 func TestConformance(t *testing.T) {
 	// Subtests write to their own namespaces, so they share one store.
-	s := openTest(t, Options{Keyspace: "tollgate_it_conformance"})
+	s := openTest(t, Options{Keyspace: "tollgate_it_conformance", LateAfter: storetest.LateAfters()})
 	storetest.Run(t, time.Now, func(*testing.T) counter.EventStore { return s })
 }
 
@@ -158,7 +158,7 @@ func TestLayoutMismatch(t *testing.T) {
 }
 
 func TestTimeOutOfRange(t *testing.T) {
-	s := openTest(t, Options{Keyspace: "tollgate_it_conformance"})
+	s := openTest(t, Options{Keyspace: "tollgate_it_conformance", LateAfter: storetest.LateAfters()})
 	ctx := context.Background()
 	err := s.Append(ctx, []counter.Event{{Namespace: "ns", Counter: "c", ID: "a", Delta: 1}})
 	want := `counter/cassandra: cannot append event "a" of counter "c": time 0001-01-01 00:00:00 +0000 UTC is outside 1970-01-01..2262-04-11, the Unix nanoseconds the store keeps`
@@ -175,7 +175,7 @@ func TestTimeOutOfRange(t *testing.T) {
 // TestAppendAfterClose checks that Append after Close says the store is
 // closed.
 func TestAppendAfterClose(t *testing.T) {
-	s := openTest(t, Options{Keyspace: "tollgate_it_conformance"})
+	s := openTest(t, Options{Keyspace: "tollgate_it_conformance", LateAfter: storetest.LateAfters()})
 	ns := uniqueNS(t)
 	ev := counter.Event{Namespace: ns, Counter: "c", Time: time.Now(), ID: "a", Delta: 1}
 	if err := s.Append(context.Background(), []counter.Event{ev}); err != nil {

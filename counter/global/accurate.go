@@ -14,7 +14,7 @@ import (
 // event with Time <= sealed, and the store's LateWrites read before the scan
 // that counted them.
 //
-// sealed lags the read by min(counter.LateAfter, AcceptLimit) + ClockSkew. An
+// sealed lags the read by min(LateAfter, AcceptLimit) + ClockSkew. An
 // event appended after the read, on time, has a later Time (ClockSkew covers
 // clock differences and the append's own duration, as for rollups); a late
 // one changes LateWrites, which sends the next read back to the checkpoint.
@@ -44,7 +44,7 @@ var readPathNames = [numReadPaths]string{"incremental", "full"}
 // events after it.
 func (c *Counters) accurateCount(ctx context.Context, n *namespace, k key, h uint64) (int64, error) {
 	now := c.now()
-	seal := now.Add(-min(counter.LateAfter, n.opts.AcceptLimit) - n.opts.ClockSkew)
+	seal := now.Add(-min(n.opts.LateAfter, n.opts.AcceptLimit) - n.opts.ClockSkew)
 	end := now.Add(n.opts.FutureLimit)
 	if t, ok := c.tails.get(k, h); ok && now.Sub(t.based) <= n.opts.MaxReadGap {
 		cut := latest(t.sealed, seal)

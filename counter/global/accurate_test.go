@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func TestAccurateReadPaths(t *testing.T) {
 	// On-time adds, before and after the last read's seal: incremental.
 	clock.Advance(4 * time.Second)
 	older := tok(clock, "b")
-	older.GenerationTime = clock.Now().Add(-counter.LateAfter + time.Millisecond)
+	older.GenerationTime = clock.Now().Add(-counter.DefaultLateAfter + time.Millisecond)
 	mustAdd(t, c, "acc", "c", 10, older)
 	mustAdd(t, c, "acc", "c", 100, tok(clock, "c"))
 	checkGet(t, c, "c", 115)
@@ -77,11 +78,66 @@ func TestAccurateReadPaths(t *testing.T) {
 	checkReads(t, c, 4, 4)
 }
 
+// splitRecorder records the bounds of the AggregateSplit calls to its store.
+type splitRecorder struct {
+	counter.EventStore
+	mu    sync.Mutex
+	calls [][3]time.Time
+}
+
+func (r *splitRecorder) AggregateSplit(ctx context.Context, ns, name string, from, cut, to time.Time) (counter.Aggregate, counter.Aggregate, error) {
+	r.mu.Lock()
+	r.calls = append(r.calls, [3]time.Time{from, cut, to})
+	r.mu.Unlock()
+	return r.EventStore.AggregateSplit(ctx, ns, name, from, cut, to)
+}
+
+// TestAccurateSealPerNamespace checks that a read seals at now -
+// min(LateAfter, AcceptLimit) - ClockSkew of its namespace, and that the next
+// read scans from there.
+func TestAccurateSealPerNamespace(t *testing.T) {
+	for _, tc := range []struct {
+		ns  string
+		lag time.Duration
+	}{{"acc", counter.DefaultLateAfter + DefaultClockSkew}, {"acc_hot", hotOptions.LateAfter + hotOptions.ClockSkew}} {
+		t.Run(tc.ns, func(t *testing.T) {
+			clock := &fakeClock{t: t0}
+			rec := &splitRecorder{EventStore: openStore(t, clock)}
+			c := newCounters(t, rec, clock, nil)
+			mustAdd(t, c, tc.ns, "c", 1, tok(clock, "a"))
+			clock.Advance(10 * time.Second)
+			first := clock.Now()
+			mustGet(t, c, tc.ns, "c")
+			clock.Advance(time.Second)
+			mustGet(t, c, tc.ns, "c")
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.calls) != 2 {
+				t.Fatalf("%d AggregateSplit calls, want 2", len(rec.calls))
+			}
+			if got, want := rec.calls[0][1], first.Add(-tc.lag); !got.Equal(want) {
+				t.Errorf("first read cut at %v, want %v", got, want)
+			}
+			if got, want := rec.calls[1][0], first.Add(-tc.lag); !got.Equal(want) {
+				t.Errorf("second read scanned from %v, want %v", got, want)
+			}
+			checkReads(t, c, 1, 1)
+		})
+	}
+}
+
 // TestAccurateModel runs random adds (on time and late), clears, retries,
 // rollups and clock steps on two instances sharing a store, with the rollup
 // workers running, and checks every Accurate read of both against a fold of
-// the acknowledged events.
+// the acknowledged events; with the default options and hotOptions.
 func TestAccurateModel(t *testing.T) {
+	for _, ns := range []string{"acc", "acc_hot"} {
+		t.Run(ns, func(t *testing.T) { testAccurateModel(t, ns) })
+	}
+}
+
+func testAccurateModel(t *testing.T, ns string) {
+	lateAfter := cmp.Or(testNamespaces[ns].LateAfter, counter.DefaultLateAfter)
 	clock := &fakeClock{t: t0}
 	store := openStore(t, clock)
 	insts := []*Counters{newCounters(t, store, clock, nil), newCounters(t, store, clock, nil)}
@@ -111,9 +167,9 @@ func TestAccurateModel(t *testing.T) {
 	age := func() time.Duration {
 		switch r := rng.IntN(10); {
 		case r < 6:
-			return time.Duration(rng.Int64N(int64(counter.LateAfter)))
+			return time.Duration(rng.Int64N(int64(lateAfter)))
 		case r < 9:
-			return counter.LateAfter + time.Duration(rng.Int64N(int64(DefaultAcceptLimit-counter.LateAfter)))
+			return lateAfter + time.Duration(rng.Int64N(int64(DefaultAcceptLimit-lateAfter)))
 		default:
 			return -time.Duration(rng.Int64N(int64(DefaultFutureLimit)))
 		}
@@ -127,11 +183,11 @@ func TestAccurateModel(t *testing.T) {
 		case r < 55:
 			tk := IdempotencyToken{Token: "t" + strconv.Itoa(step), GenerationTime: clock.Now().Add(-age())}
 			delta := rng.Int64N(1000) - 100
-			mustAdd(t, inst, "acc", "c", delta, tk)
+			mustAdd(t, inst, ns, "c", delta, tk)
 			acked = append(acked, counter.Event{Time: tk.GenerationTime, ID: tk.Token, Delta: delta})
 		case r < 60:
 			tk := IdempotencyToken{Token: "t" + strconv.Itoa(step), GenerationTime: clock.Now().Add(-age())}
-			if err := inst.ClearCount(ctx, "acc", "c", tk); err != nil {
+			if err := inst.ClearCount(ctx, ns, "c", tk); err != nil {
 				t.Fatal(err)
 			}
 			acked = append(acked, counter.Event{Time: tk.GenerationTime, ID: tk.Token, Clear: true})
@@ -144,18 +200,18 @@ func TestAccurateModel(t *testing.T) {
 			tk := IdempotencyToken{Token: ev.ID, GenerationTime: ev.Time}
 			var err error
 			if ev.Clear {
-				err = inst.ClearCount(ctx, "acc", "c", tk)
+				err = inst.ClearCount(ctx, ns, "c", tk)
 			} else {
-				err = inst.AddCount(ctx, "acc", "c", ev.Delta, tk)
+				err = inst.AddCount(ctx, ns, "c", ev.Delta, tk)
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
 		case r < 68:
-			mustRollup(t, inst, "acc", "c")
+			mustRollup(t, inst, ns, "c")
 		default:
 			reads++
-			if got, w := mustGet(t, inst, "acc", "c"), want(); got != w {
+			if got, w := mustGet(t, inst, ns, "c"), want(); got != w {
 				t.Fatalf("step %d: GetCount = %d, want %d (%d events acknowledged)", step, got, w, len(acked))
 			}
 		}
@@ -193,10 +249,10 @@ func TestAccurateReadPathsOnCassandra(t *testing.T) {
 	checkGet(t, c, name, 1)
 	checkReads(t, c, 0, 1)
 	add(10, aged("b", 0))
-	add(100, aged("c", counter.LateAfter/2))
+	add(100, aged("c", counter.DefaultLateAfter/2))
 	checkGet(t, c, name, 111)
 	checkReads(t, c, 1, 1)
-	late := aged("d", counter.LateAfter+time.Second)
+	late := aged("d", counter.DefaultLateAfter+time.Second)
 	add(1000, late)
 	add(1000, late) // a retry counts once
 	checkGet(t, c, name, 1111)

@@ -2,7 +2,6 @@ package global
 
 import (
 	"context"
-	"maps"
 	"strconv"
 	"sync"
 	"testing"
@@ -21,7 +20,7 @@ import (
 // with the real clock.
 func benchCounters(b *testing.B) *Counters {
 	b.Helper()
-	s, err := pebble.Open(pebble.Options{FS: vfs.Default, Dir: b.TempDir(), Now: time.Now})
+	s, err := pebble.Open(pebble.Options{FS: vfs.Default, Dir: b.TempDir(), Now: time.Now, LateAfter: testLateAfters})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,14 +36,15 @@ func benchCassandraCounters(b *testing.B) *Counters {
 }
 
 // openCassandra opens a store on the test Cassandra node (internal/testenv)
-// in keyspace, replicated in dc1, and closes it at the end of the test.
+// in keyspace, replicated in dc1, with testLateAfters, and closes it at the
+// end of the test.
 func openCassandra(tb testing.TB, keyspace string) *cassandra.Store {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := cassandra.Open(ctx, cassandra.Options{
 		Hosts: testenv.Addrs(tb, testenv.Cassandra), Keyspace: keyspace, LocalDC: "dc1",
-		Replication: cassandra.Replication{DataCenters: map[string]int{"dc1": 1}},
+		Replication: cassandra.Replication{DataCenters: map[string]int{"dc1": 1}}, LateAfter: testLateAfters,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -53,19 +53,11 @@ func openCassandra(tb testing.TB, keyspace string) *cassandra.Store {
 	return s
 }
 
-// benchNamespaces are testNamespaces plus "acc_skew250ms", an Accurate
-// namespace with a clock_skew of 250 ms.
-var benchNamespaces = func() map[string]NamespaceOptions {
-	ns := maps.Clone(testNamespaces)
-	ns["acc_skew250ms"] = NamespaceOptions{Type: Accurate, ClockSkew: 250 * time.Millisecond}
-	return ns
-}()
-
-// benchCountersOn returns Counters over s with benchNamespaces and the real
+// benchCountersOn returns Counters over s with testNamespaces and the real
 // clock.
 func benchCountersOn(b *testing.B, s counter.EventStore) *Counters {
 	b.Helper()
-	c, err := New(Options{Store: s, Namespaces: benchNamespaces, Now: time.Now})
+	c, err := New(Options{Store: s, Namespaces: testNamespaces, Now: time.Now})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -113,13 +105,12 @@ func BenchmarkAccurateGetCount(b *testing.B) {
 
 // BenchmarkAccurateGetCountCassandra measures GetCount of an Accurate
 // counter in circulation on Cassandra (make bench BENCH_CASSANDRA=1), with
-// the default options and with a clock_skew of 250 ms; see
-// benchAccurateGetCount.
+// the default options and with hotOptions; see benchAccurateGetCount.
 func BenchmarkAccurateGetCountCassandra(b *testing.B) {
 	for _, bc := range []struct {
 		ns   string
 		rate int
-	}{{"acc", 100}, {"acc", 1000}, {"acc_skew250ms", 1000}} {
+	}{{"acc", 100}, {"acc", 1000}, {"acc_hot", 1000}} {
 		b.Run(bc.ns+"/adds/s="+strconv.Itoa(bc.rate), func(b *testing.B) {
 			benchAccurateGetCount(b, benchCassandraCounters(b), bc.ns, bc.rate)
 		})
@@ -129,8 +120,8 @@ func BenchmarkAccurateGetCountCassandra(b *testing.B) {
 // benchAccurateGetCount measures GetCount of an Accurate counter of
 // namespace ns in circulation: a writer adds to it about rate times a second
 // while the rollup workers keep its checkpoint close to now. Each read scans
-// the adds after the previous read's seal (counter.LateAfter + clock_skew of
-// them). Reports the p99 latency.
+// the adds after the previous read's seal (min(LateAfter, AcceptLimit) +
+// ClockSkew of them). Reports the p99 latency.
 func benchAccurateGetCount(b *testing.B, c *Counters, ns string, rate int) {
 	ctx := context.Background()
 	name := "hot-" + strconv.FormatInt(time.Now().UnixNano(), 36)

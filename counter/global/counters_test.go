@@ -43,17 +43,27 @@ func (f *fakeClock) Advance(d time.Duration) {
 // it with the default options.
 const settle = DefaultAcceptLimit + DefaultClockSkew
 
-// testNamespaces are the namespaces of the tests, with default options.
+// testNamespaces are the namespaces of the tests: default options, and
+// "acc_hot", an Accurate namespace tuned for a hot counter (see hotOptions).
 var testNamespaces = map[string]NamespaceOptions{
-	"ev":  {Type: Eventual},
-	"acc": {Type: Accurate},
-	"be":  {Type: BestEffort},
+	"ev":      {Type: Eventual},
+	"acc":     {Type: Accurate},
+	"acc_hot": hotOptions,
+	"be":      {Type: BestEffort},
 }
 
-// openStore opens a Pebble store on an in-memory filesystem.
+// hotOptions are the options of an Accurate namespace whose reads re-scan
+// only 300 ms of adds.
+var hotOptions = NamespaceOptions{Type: Accurate, LateAfter: 200 * time.Millisecond, ClockSkew: 100 * time.Millisecond}
+
+// testLateAfters is the store option testNamespaces need.
+var testLateAfters = counter.LateAfters{"acc_hot": hotOptions.LateAfter}
+
+// openStore opens a Pebble store on an in-memory filesystem, with
+// testLateAfters.
 func openStore(t testing.TB, clock *fakeClock) *pebble.Store {
 	t.Helper()
-	s, err := pebble.Open(pebble.Options{FS: vfs.NewMem(), Dir: "db", Now: clock.Now})
+	s, err := pebble.Open(pebble.Options{FS: vfs.NewMem(), Dir: "db", Now: clock.Now, LateAfter: testLateAfters})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,11 +517,27 @@ func TestSum(t *testing.T) {
 	}
 }
 
+// TestNewChecksStoreLateAfter checks that New refuses a store that judges a
+// namespace's late events by another LateAfter than the namespace's.
+func TestNewChecksStoreLateAfter(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	store, err := pebble.Open(pebble.Options{FS: vfs.NewMem(), Dir: "db", Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	_, err = New(Options{Store: store, Namespaces: testNamespaces, Now: clock.Now})
+	want := `counter/global: namespace "acc_hot": late_after is 200ms, but the store judges its events late after 1s (open the store with Options.LateAfters)`
+	if err == nil || err.Error() != want {
+		t.Errorf("New() = %v, want %s", err, want)
+	}
+}
+
 func TestOptionsValidate(t *testing.T) {
 	opts := Options{
 		Namespaces: map[string]NamespaceOptions{
 			"ok":  {Type: Eventual},
-			"bad": {AcceptLimit: -time.Second, Retention: time.Second},
+			"bad": {AcceptLimit: -time.Second, LateAfter: -time.Second, Retention: time.Second},
 			"":    {Type: BestEffort},
 		},
 		Queues: -1,
@@ -522,6 +548,7 @@ func TestOptionsValidate(t *testing.T) {
 		`counter/global: namespace name "" must be 1 to 256 bytes (rename it)`,
 		`counter/global: namespace "bad": type is not set (use best_effort, eventual or accurate)`,
 		`counter/global: namespace "bad": accept_limit -1s is negative (use a positive duration, or 0 for the default)`,
+		`counter/global: namespace "bad": late_after -1s is negative (use a positive duration, or 0 for the default)`,
 		"counter/global: Store is required by the eventual and accurate namespaces (open counter/pebble or counter/cassandra)",
 		"counter/global: Queues -1 is negative (use a positive number, or 0 for the default)",
 	}, "\n")
@@ -530,6 +557,9 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	if got := opts.Retentions(); len(got) != 1 || got["ok"] != DefaultRetention {
 		t.Errorf("Retentions() = %v, want map[ok:%v]", got, DefaultRetention)
+	}
+	if got := opts.LateAfters(); len(got) != 1 || got["ok"] != counter.DefaultLateAfter {
+		t.Errorf("LateAfters() = %v, want map[ok:%v]", got, counter.DefaultLateAfter)
 	}
 	for _, s := range []string{"best_effort", "eventual", "accurate"} {
 		if typ, err := ParseType(s); err != nil || typ.String() != s {

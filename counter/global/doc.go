@@ -47,18 +47,22 @@
 // # Accurate reads
 //
 // An accurate read remembers, per counter, the count of every event up to a
-// seal, now - min(counter.LateAfter, AcceptLimit) - ClockSkew, and the
+// seal, now - min(LateAfter, AcceptLimit) - ClockSkew, and the
 // store's LateWrites read before it scanned them. The next read scans only
 // the events after that seal and reads LateWrites at the same time: an
 // add appended on time after a read has a later Time than its seal (ClockSkew
 // covers clock differences and the append's duration, as for rollups), and an
-// add appended late (more than counter.LateAfter after its Time) changes
+// add appended late (more than LateAfter after its Time) changes
 // LateWrites before it is acknowledged. So when LateWrites is unchanged, the
 // remembered count plus the scan is exact; otherwise, for the first read of a
 // counter, and once per MaxReadGap, the read starts from the checkpoint (a
 // full read) and seals again. An incremental read scans about
-// counter.LateAfter + ClockSkew (2 s by default) of adds, a full read about
-// AcceptLimit + ClockSkew + CoalesceWindow (7 s). A full read of a counter
+// LateAfter + ClockSkew (2 s by default) of adds, a full read about
+// AcceptLimit + ClockSkew + CoalesceWindow (7 s). The store judges lateness
+// by the namespace's LateAfter (Options.LateAfters gives the store's
+// option): a hot counter whose adds arrive at once reads faster with a short
+// LateAfter and ClockSkew, at the cost of a full read after each add that
+// arrives later than LateAfter. A full read of a counter
 // whose checkpoint is older than MaxReadGap rolls it up first, so a read scans
 // at most a short span of events. tollgate_counter_accurate_reads_total{path}
 // counts both paths.
@@ -75,7 +79,7 @@
 //     in tollgate_counter_slow_appends_total). Keep ClockSkew well above the
 //     store's append latency and the clock differences between processes.
 //   - On Cassandra across data centers, an add (or its LateWrites update)
-//     that replicates more slowly than counter.LateAfter + ClockSkew is
+//     that replicates more slowly than LateAfter + ClockSkew is
 //     missing from accurate reads in the other data center until their next
 //     full read.
 //   - Overflow checks compare a delta with the last known count (the cached

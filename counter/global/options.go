@@ -88,6 +88,15 @@ type NamespaceOptions struct {
 	// sharing the store: rollups stop at now - AcceptLimit - ClockSkew.
 	// Default: DefaultClockSkew (1s).
 	ClockSkew time.Duration
+	// LateAfter is how long after its generation time an add may arrive and
+	// still be on time. An Accurate read re-reads only the last
+	// min(LateAfter, AcceptLimit) + ClockSkew of adds while no late add
+	// arrives; each late add sends the counter's next reads back to its
+	// checkpoint. Shorter suits hot counters whose adds arrive at once; it
+	// must stay above the metering spool's flush interval for metered
+	// namespaces. The store judges lateness: pass Options.LateAfters to it.
+	// Default: counter.DefaultLateAfter (1s).
+	LateAfter time.Duration
 	// CoalesceWindow is how long a rollup request waits so repeated requests
 	// for one counter coalesce into one rollup, and the rollup period of a
 	// counter that keeps being written. Default: DefaultCoalesceWindow (1s).
@@ -107,6 +116,7 @@ func (o *NamespaceOptions) ensureDefaults() {
 	setDefault(&o.AcceptLimit, DefaultAcceptLimit)
 	setDefault(&o.FutureLimit, DefaultFutureLimit)
 	setDefault(&o.ClockSkew, DefaultClockSkew)
+	setDefault(&o.LateAfter, counter.DefaultLateAfter)
 	setDefault(&o.CoalesceWindow, DefaultCoalesceWindow)
 	setDefault(&o.Retention, DefaultRetention)
 	setDefault(&o.MaxReadGap, DefaultMaxReadGap)
@@ -123,7 +133,7 @@ func (o *NamespaceOptions) validate(ns string) []error {
 		v    time.Duration
 	}{
 		{"accept_limit", o.AcceptLimit}, {"future_limit", o.FutureLimit}, {"clock_skew", o.ClockSkew},
-		{"coalesce_window", o.CoalesceWindow}, {"retention", o.Retention}, {"max_read_gap", o.MaxReadGap},
+		{"late_after", o.LateAfter}, {"coalesce_window", o.CoalesceWindow}, {"retention", o.Retention}, {"max_read_gap", o.MaxReadGap},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("counter/global: namespace %q: %s %v is negative (use a positive duration, or 0 for the default)", ns, d.name, d.v))
@@ -216,7 +226,12 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("counter/global: namespace name %q must be 1 to %d bytes (rename it)", name, MaxNameLen))
 		}
 		errs = append(errs, n.validate(name)...)
-		durable = durable || n.Type == Eventual || n.Type == Accurate
+		if n.Type == Eventual || n.Type == Accurate {
+			durable = true
+			if o.Store != nil && n.LateAfter > 0 && o.Store.LateAfter(name) != n.LateAfter {
+				errs = append(errs, fmt.Errorf("counter/global: namespace %q: late_after is %v, but the store judges its events late after %v (open the store with Options.LateAfters)", name, n.LateAfter, o.Store.LateAfter(name)))
+			}
+		}
 	}
 	if durable && o.Store == nil {
 		errs = append(errs, errors.New("counter/global: Store is required by the eventual and accurate namespaces (open counter/pebble or counter/cassandra)"))
@@ -251,6 +266,19 @@ func (o *Options) Retentions() map[string]time.Duration {
 		}
 	}
 	return r
+}
+
+// LateAfters returns the LateAfter of each Eventual and Accurate namespace,
+// for the store's option of that name (for example pebble.Options.LateAfter).
+// Call it after EnsureDefaults.
+func (o *Options) LateAfters() counter.LateAfters {
+	l := make(counter.LateAfters)
+	for name, n := range o.Namespaces {
+		if n.Type == Eventual || n.Type == Accurate {
+			l[name] = n.LateAfter
+		}
+	}
+	return l
 }
 
 // setDefault sets *v to def when it is zero.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/tollgate/tollgate/counter"
 )
 
 // Defaults of Options.
@@ -44,6 +46,10 @@ type Options struct {
 	Retention time.Duration
 	// NamespaceRetention overrides Retention per namespace. Default: none.
 	NamespaceRetention map[string]time.Duration
+	// LateAfter is how long after its Time an event of a namespace may be
+	// appended and still be on time (see counter.EventStore.LateAfter).
+	// Default: counter.DefaultLateAfter for every namespace.
+	LateAfter counter.LateAfters
 	// RetentionInterval is how often Run deletes expired events.
 	// Default: DefaultRetentionInterval (1 hour).
 	RetentionInterval time.Duration
@@ -108,6 +114,9 @@ func (o *Options) Validate() error {
 		if r <= 0 {
 			errs = append(errs, fmt.Errorf("counter/pebble: NamespaceRetention[%q] %v is not positive (use a positive duration or drop the entry)", ns, r))
 		}
+	}
+	if err := o.LateAfter.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("counter/pebble: %w", err))
 	}
 	if o.RetentionInterval < 0 {
 		errs = append(errs, fmt.Errorf("counter/pebble: RetentionInterval %v is negative (use a positive duration, or 0 for the default)", o.RetentionInterval))

@@ -107,7 +107,7 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	late := s.opts.Now().Add(-counter.LateAfter)
+	now := s.opts.Now()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
 	}
@@ -122,14 +122,18 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	if err := s.commits.Submit(events); err != nil {
 		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
 	}
-	s.countLate(events, late)
+	s.countLate(events, now)
 	return nil
 }
 
-// countLate changes the LateWrites of each counter with an event before late.
-func (s *Store) countLate(events []counter.Event, late time.Time) {
+// LateAfter returns the namespace's Options.LateAfter.
+func (s *Store) LateAfter(namespace string) time.Duration { return s.opts.LateAfter.Of(namespace) }
+
+// countLate changes the LateWrites of each counter with an event that was
+// late at now.
+func (s *Store) countLate(events []counter.Event, now time.Time) {
 	for i := range events {
-		if !events[i].Time.Before(late) {
+		if !events[i].Time.Before(now.Add(-s.LateAfter(events[i].Namespace))) {
 			continue
 		}
 		s.lateMu.Lock()

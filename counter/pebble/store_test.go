@@ -42,17 +42,19 @@ func openMem(t *testing.T, opts Options) *Store {
 }
 
 func TestConformanceMemFS(t *testing.T) {
-	storetest.Run(t, func() time.Time { return t0 }, func(t *testing.T) counter.EventStore { return openMem(t, Options{}) })
+	storetest.Run(t, func() time.Time { return t0 }, func(t *testing.T) counter.EventStore {
+		return openMem(t, Options{LateAfter: storetest.LateAfters()})
+	})
 }
 
 func TestConformanceDir(t *testing.T) {
 	storetest.Run(t, func() time.Time { return t0 }, func(t *testing.T) counter.EventStore {
-		return openMem(t, Options{FS: vfs.Default, Dir: t.TempDir()})
+		return openMem(t, Options{FS: vfs.Default, Dir: t.TempDir(), LateAfter: storetest.LateAfters()})
 	})
 }
 
 func TestOptionsValidate(t *testing.T) {
-	opts := Options{Retention: -time.Second, NamespaceRetention: map[string]time.Duration{"ns": 0}, RetentionInterval: -1, CacheSize: -1}
+	opts := Options{Retention: -time.Second, NamespaceRetention: map[string]time.Duration{"ns": 0}, LateAfter: counter.LateAfters{"ns": -time.Second}, RetentionInterval: -1, CacheSize: -1}
 	opts.EnsureDefaults()
 	err := opts.Validate()
 	want := strings.Join([]string{
@@ -60,6 +62,7 @@ func TestOptionsValidate(t *testing.T) {
 		"counter/pebble: Now is required (pass time.Now)",
 		"counter/pebble: Retention -1s is negative (use a positive duration, or 0 for the default)",
 		`counter/pebble: NamespaceRetention["ns"] 0s is not positive (use a positive duration or drop the entry)`,
+		`counter/pebble: LateAfter["ns"] -1s is not positive (use a positive duration or drop the entry)`,
 		"counter/pebble: RetentionInterval -1ns is negative (use a positive duration, or 0 for the default)",
 		"counter/pebble: CacheSize -1 is negative (use a size in bytes, or 0 for the default)",
 	}, "\n")
@@ -137,7 +140,7 @@ func TestLateWritesBounded(t *testing.T) {
 	ctx := context.Background()
 	late := func(c string) {
 		t.Helper()
-		ev := counter.Event{Namespace: "n", Counter: c, Time: t0.Add(-counter.LateAfter - time.Second), ID: "x", Delta: 1}
+		ev := counter.Event{Namespace: "n", Counter: c, Time: t0.Add(-counter.DefaultLateAfter - time.Second), ID: "x", Delta: 1}
 		if err := s.Append(ctx, []counter.Event{ev}); err != nil {
 			t.Fatal(err)
 		}

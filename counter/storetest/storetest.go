@@ -19,9 +19,20 @@ var base = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 // at returns base plus ms milliseconds.
 func at(ms int64) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
 
+// ShortLateNamespace is the namespace whose LateAfter is ShortLateAfter in
+// the stores Run tests (see LateAfters).
+const ShortLateNamespace = "storetest/short-late"
+
+// ShortLateAfter is the LateAfter of ShortLateNamespace.
+const ShortLateAfter = 100 * time.Millisecond
+
+// LateAfters returns the LateAfter option the stores Run tests must be opened
+// with.
+func LateAfters() counter.LateAfters { return counter.LateAfters{ShortLateNamespace: ShortLateAfter} }
+
 // Run runs the conformance suite against stores made by newStore, one store
-// per subtest. newStore registers the store's cleanup with t.Cleanup; now is
-// the clock the stores judge late events by.
+// per subtest, opened with LateAfters. newStore registers the store's cleanup
+// with t.Cleanup; now is the clock the stores judge late events by.
 func Run(t *testing.T, now func() time.Time, newStore func(t *testing.T) counter.EventStore) {
 	tests := []struct {
 		name string
@@ -30,6 +41,7 @@ func Run(t *testing.T, now func() time.Time, newStore func(t *testing.T) counter
 		{"AggregateSums", testAggregateSums},
 		{"AggregateSplit", testAggregateSplit},
 		{"LateWrites", func(t *testing.T, s counter.EventStore) { testLateWrites(t, s, now) }},
+		{"LateAfterPerNamespace", func(t *testing.T, s counter.EventStore) { testLateAfterPerNamespace(t, s, now) }},
 		{"AggregateRangeBounds", testAggregateRangeBounds},
 		{"SumRangeBounds", testSumRangeBounds},
 		{"IdempotentAppend", testIdempotentAppend},
@@ -266,12 +278,12 @@ func testLateWrites(t *testing.T, s counter.EventStore, now func() time.Time) {
 	}
 	n := checkLate(t, s, ns, "c", 0, false)
 	// On time: now, in the future, and half of LateAfter old.
-	mustAppend(t, s, event("c", 0, "a"), event("c", -time.Second, "b"), event("c", counter.LateAfter/2, "c"))
+	mustAppend(t, s, event("c", 0, "a"), event("c", -time.Second, "b"), event("c", counter.DefaultLateAfter/2, "c"))
 	n = checkLate(t, s, ns, "c", n, false)
-	mustAppend(t, s, event("c", 0, "d"), event("c", counter.LateAfter+time.Second, "e"))
+	mustAppend(t, s, event("c", 0, "d"), event("c", counter.DefaultLateAfter+time.Second, "e"))
 	n = checkLate(t, s, ns, "c", n, true)
 	// The same late event again changes it again.
-	late := event("c", counter.LateAfter+time.Second, "f")
+	late := event("c", counter.DefaultLateAfter+time.Second, "f")
 	mustAppend(t, s, late)
 	n = checkLate(t, s, ns, "c", n, true)
 	mustAppend(t, s, late)
@@ -282,6 +294,31 @@ func testLateWrites(t *testing.T, s counter.EventStore, now func() time.Time) {
 	clr.Clear = true
 	mustAppend(t, s, clr)
 	checkLate(t, s, ns, "other", 0, true)
+}
+
+// testLateAfterPerNamespace checks that a store judges each namespace's
+// events by its own LateAfter.
+func testLateAfterPerNamespace(t *testing.T, s counter.EventStore, now func() time.Time) {
+	other := uniqueNS(t)
+	if got := s.LateAfter(ShortLateNamespace); got != ShortLateAfter {
+		t.Fatalf("LateAfter(%q) = %v, want %v (open the store with storetest.LateAfters())", ShortLateNamespace, got, ShortLateAfter)
+	}
+	if got := s.LateAfter(other); got != counter.DefaultLateAfter {
+		t.Fatalf("LateAfter(%q) = %v, want counter.DefaultLateAfter %v", other, got, counter.DefaultLateAfter)
+	}
+	// ShortLateNamespace is shared by every run: a counter of its own.
+	c := "c-" + strconv.FormatUint(rand.Uint64(), 36)
+	event := func(ns string, age time.Duration, id string) counter.Event {
+		return counter.Event{Namespace: ns, Counter: c, Time: now().Add(-age), ID: id, Delta: 1}
+	}
+	n := checkLate(t, s, ShortLateNamespace, c, 0, false)
+	mustAppend(t, s, event(ShortLateNamespace, 0, "a"))
+	n = checkLate(t, s, ShortLateNamespace, c, n, false)
+	mustAppend(t, s, event(ShortLateNamespace, 3*ShortLateAfter, "b"))
+	checkLate(t, s, ShortLateNamespace, c, n, true)
+	// As old, but on time by the default.
+	mustAppend(t, s, event(other, 3*ShortLateAfter, "b"))
+	checkLate(t, s, other, c, 0, false)
 }
 
 // checkCheckpoint asserts the stored checkpoint of the counter.

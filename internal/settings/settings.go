@@ -71,6 +71,9 @@ type Namespace struct {
 	FutureLimit time.Duration `yaml:"future_limit"`
 	// ClockSkew is the rollup's margin for clock differences. Default: 1s.
 	ClockSkew time.Duration `yaml:"clock_skew"`
+	// LateAfter is how long after its token's generation time an add may
+	// arrive and still be on time for accurate reads. Default: 1s.
+	LateAfter time.Duration `yaml:"late_after"`
 	// CoalesceWindow coalesces rollup requests of one counter. Default: 1s.
 	CoalesceWindow time.Duration `yaml:"coalesce_window"`
 	// Retention is how long events are kept. Default: 7 days.
