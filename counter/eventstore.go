@@ -10,8 +10,8 @@ import (
 // ErrNotFound marks a checkpoint or counter that does not exist.
 var ErrNotFound = errors.New("counter: not found")
 
-// DefaultLateAfter is how long after its Time an event may be appended and
-// still be on time, unless a store is told otherwise for its namespace (see
+// DefaultLateAfter is how long after its Time an event may become durable
+// and still be on time, unless a store is told otherwise for its namespace (see
 // EventStore.LateAfter). A store counts each Append of a late event in the
 // counter's LateWrites; an accurate read that sees them unchanged since its
 // last read scans only the events since that read's seal (see
@@ -99,12 +99,12 @@ type EventStore interface {
 	// counts. On error none, some or all events may be stored; the caller
 	// retries with the same identities. After the events are durable, and
 	// before it returns, Append changes the LateWrites of every counter that
-	// got a late event: one appended more than LateAfter(its namespace) after
-	// its Time, by the store's clock when Append was called.
+	// got a late event: one durable more than LateAfter(its namespace) after
+	// its Time, by the store's clock once the events are durable.
 	Append(ctx context.Context, events []Event) error
 	// LateAfter returns how long after its Time an event of the namespace may
-	// be appended and still be on time: the store's option for the namespace,
-	// else DefaultLateAfter.
+	// become durable and still be on time: the store's option for the
+	// namespace, else DefaultLateAfter.
 	LateAfter(namespace string) time.Duration
 	// LateWrites returns a number that changes every time an Append with a
 	// late event of the counter has made it durable (0 before the first).

@@ -107,8 +107,8 @@ type Options struct {
 	MaxConcurrency int
 	// Logger receives the driver's log lines. Default: discard.
 	Logger *slog.Logger
-	// LateAfter is how long after its Time an event of a namespace may be
-	// appended and still be on time (see counter.EventStore.LateAfter).
+	// LateAfter is how long after its Time an event of a namespace may become
+	// durable and still be on time (see counter.EventStore.LateAfter).
 	// Default: counter.DefaultLateAfter for every namespace.
 	LateAfter counter.LateAfters
 	// Now is the clock Append judges late events by. Default: time.Now.

@@ -163,7 +163,6 @@ type counterWrite struct {
 // request. Then it counts the late events (Options.LateAfter) per counter in
 // the late_writes table.
 func (s *Store) Append(ctx context.Context, events []counter.Event) error {
-	now := s.opts.Now()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("counter/cassandra: cannot append %d events: %w", len(events), err)
 	}
@@ -182,7 +181,7 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 		return ErrClosed
 	}
 	if err == nil {
-		err = s.countLate(ctx, events, now)
+		err = s.countLate(ctx, events, s.opts.Now())
 	}
 	if err != nil {
 		return fmt.Errorf("counter/cassandra: cannot append %d events to keyspace %q: %w (retry with the same events; check that the local data center's replicas are up)", len(events), s.opts.Keyspace, err)
@@ -194,7 +193,7 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 func (s *Store) LateAfter(namespace string) time.Duration { return s.opts.LateAfter.Of(namespace) }
 
 // countLate adds one to the late_writes of each counter with an event that
-// was late at now. Readers only compare the value, so an update counted twice
+// is late at now, when the events are durable. Readers only compare the value, so an update counted twice
 // (a driver retry after a timeout, or the caller's retry of a failed Append)
 // only makes them read more.
 func (s *Store) countLate(ctx context.Context, events []counter.Event, now time.Time) error {

@@ -14,10 +14,11 @@ import (
 // event with Time <= sealed, and the store's LateWrites read before the scan
 // that counted them.
 //
-// sealed lags the read by min(LateAfter, AcceptLimit) + ClockSkew. An
-// event appended after the read, on time, has a later Time (ClockSkew covers
-// clock differences and the append's own duration, as for rollups); a late
-// one changes LateWrites, which sends the next read back to the checkpoint.
+// sealed lags the read by LateAfter + ClockSkew. An event that becomes
+// durable after the read on time, within LateAfter of its Time by its
+// store's clock, has a later Time (ClockSkew covers the clock differences
+// between processes); a late one changes LateWrites, which sends the next
+// read back to the checkpoint.
 type tail struct {
 	count  int64
 	sealed time.Time
@@ -44,7 +45,7 @@ var readPathNames = [numReadPaths]string{"incremental", "full"}
 // events after it.
 func (c *Counters) accurateCount(ctx context.Context, n *namespace, k key, h uint64) (int64, error) {
 	now := c.now()
-	seal := now.Add(-min(n.opts.LateAfter, n.opts.AcceptLimit) - n.opts.ClockSkew)
+	seal := now.Add(-n.opts.LateAfter - n.opts.ClockSkew)
 	end := now.Add(n.opts.FutureLimit)
 	if t, ok := c.tails.get(k, h); ok && now.Sub(t.based) <= n.opts.MaxReadGap {
 		cut := latest(t.sealed, seal)

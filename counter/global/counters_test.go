@@ -3,6 +3,7 @@ package global
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"strings"
 	"sync"
@@ -53,8 +54,8 @@ var testNamespaces = map[string]NamespaceOptions{
 }
 
 // hotOptions are the options of an Accurate namespace whose reads re-scan
-// only 300 ms of adds.
-var hotOptions = NamespaceOptions{Type: Accurate, LateAfter: 200 * time.Millisecond, ClockSkew: 100 * time.Millisecond}
+// only 200 ms of adds, as the README suggests for hot counters.
+var hotOptions = NamespaceOptions{Type: Accurate, LateAfter: 100 * time.Millisecond, ClockSkew: 100 * time.Millisecond}
 
 // testLateAfters is the store option testNamespaces need.
 var testLateAfters = counter.LateAfters{"acc_hot": hotOptions.LateAfter}
@@ -517,6 +518,22 @@ func TestSum(t *testing.T) {
 	}
 }
 
+// TestLateAfterDefault checks that late_after defaults to the shorter of
+// counter.DefaultLateAfter and accept_limit, and that a set value stays.
+func TestLateAfterDefault(t *testing.T) {
+	opts := Options{Namespaces: map[string]NamespaceOptions{
+		"default": {Type: Accurate},
+		"short":   {Type: Accurate, AcceptLimit: 500 * time.Millisecond},
+		"set":     {Type: Eventual, AcceptLimit: 500 * time.Millisecond, LateAfter: 2 * time.Second},
+		"be":      {Type: BestEffort},
+	}}
+	opts.EnsureDefaults()
+	want := counter.LateAfters{"default": counter.DefaultLateAfter, "short": 500 * time.Millisecond, "set": 2 * time.Second}
+	if got := opts.LateAfters(); !maps.Equal(got, want) {
+		t.Errorf("LateAfters() = %v, want %v", got, want)
+	}
+}
+
 // TestNewChecksStoreLateAfter checks that New refuses a store that judges a
 // namespace's late events by another LateAfter than the namespace's.
 func TestNewChecksStoreLateAfter(t *testing.T) {
@@ -527,7 +544,7 @@ func TestNewChecksStoreLateAfter(t *testing.T) {
 	}
 	defer store.Close()
 	_, err = New(Options{Store: store, Namespaces: testNamespaces, Now: clock.Now})
-	want := `counter/global: namespace "acc_hot": late_after is 200ms, but the store judges its events late after 1s (open the store with Options.LateAfters)`
+	want := `counter/global: namespace "acc_hot": late_after is 100ms, but the store judges its events late after 1s (open the store with Options.LateAfters)`
 	if err == nil || err.Error() != want {
 		t.Errorf("New() = %v, want %s", err, want)
 	}

@@ -47,24 +47,24 @@
 // # Accurate reads
 //
 // An accurate read remembers, per counter, the count of every event up to a
-// seal, now - min(LateAfter, AcceptLimit) - ClockSkew, and the
-// store's LateWrites read before it scanned them. The next read scans only
-// the events after that seal and reads LateWrites at the same time: an
-// add appended on time after a read has a later Time than its seal (ClockSkew
-// covers clock differences and the append's duration, as for rollups), and an
-// add appended late (more than LateAfter after its Time) changes
-// LateWrites before it is acknowledged. So when LateWrites is unchanged, the
-// remembered count plus the scan is exact; otherwise, for the first read of a
-// counter, and once per MaxReadGap, the read starts from the checkpoint (a
-// full read) and seals again. An incremental read scans about
-// LateAfter + ClockSkew (2 s by default) of adds, a full read about
+// seal, now - LateAfter - ClockSkew, and the store's LateWrites read before
+// it scanned them. The next read scans only the events after that seal and
+// reads LateWrites at the same time. An add that becomes durable after a read
+// and on time (within LateAfter of its Time, by the store's clock) has a
+// later Time than the read's seal, ClockSkew covering the clock differences
+// between processes; an add that becomes durable late changes LateWrites
+// before it is acknowledged. So when LateWrites is unchanged, the remembered
+// count plus the scan is exact, however long the append took; otherwise, for
+// the first read of a counter, and once per MaxReadGap, the read starts from
+// the checkpoint (a full read) and seals again. An incremental read scans
+// about LateAfter + ClockSkew (2 s by default) of adds, a full read about
 // AcceptLimit + ClockSkew + CoalesceWindow (7 s). The store judges lateness
 // by the namespace's LateAfter (Options.LateAfters gives the store's
 // option): a hot counter whose adds arrive at once reads faster with a short
 // LateAfter and ClockSkew, at the cost of a full read after each add that
-// arrives later than LateAfter. A full read of a counter
-// whose checkpoint is older than MaxReadGap rolls it up first, so a read scans
-// at most a short span of events. tollgate_counter_accurate_reads_total{path}
+// becomes durable later than LateAfter. A full read of a counter whose
+// checkpoint is older than MaxReadGap rolls it up first, so a read scans at
+// most a short span of events. tollgate_counter_accurate_reads_total{path}
 // counts both paths.
 //
 // # What can be lost or be late
@@ -74,10 +74,10 @@
 //     tollgate_counter_rollup_dropped_total). The events are durable; the
 //     eventual count stays stale until the counter is read or written again.
 //   - An add whose append takes longer than ClockSkew may land in a window a
-//     concurrent rollup or accurate read already sealed; the checkpoint (or
-//     the accurate count, until its next full read) then misses it (counted
-//     in tollgate_counter_slow_appends_total). Keep ClockSkew well above the
-//     store's append latency and the clock differences between processes.
+//     concurrent rollup already sealed; the checkpoint, and so both counts,
+//     then miss it (counted in tollgate_counter_slow_appends_total). Keep
+//     ClockSkew well above the store's append latency and the clock
+//     differences between processes.
 //   - On Cassandra across data centers, an add (or its LateWrites update)
 //     that replicates more slowly than LateAfter + ClockSkew is
 //     missing from accurate reads in the other data center until their next

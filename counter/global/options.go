@@ -88,14 +88,14 @@ type NamespaceOptions struct {
 	// sharing the store: rollups stop at now - AcceptLimit - ClockSkew.
 	// Default: DefaultClockSkew (1s).
 	ClockSkew time.Duration
-	// LateAfter is how long after its generation time an add may arrive and
-	// still be on time. An Accurate read re-reads only the last
-	// min(LateAfter, AcceptLimit) + ClockSkew of adds while no late add
-	// arrives; each late add sends the counter's next reads back to its
-	// checkpoint. Shorter suits hot counters whose adds arrive at once; it
-	// must stay above the metering spool's flush interval for metered
-	// namespaces. The store judges lateness: pass Options.LateAfters to it.
-	// Default: counter.DefaultLateAfter (1s).
+	// LateAfter is how long after its generation time an add may become
+	// durable and still be on time. An Accurate read re-reads only the last
+	// LateAfter + ClockSkew of adds while no late add arrives; each late add
+	// sends the counter's next reads back to its checkpoint. Shorter suits
+	// hot counters whose adds arrive at once; it must stay above the metering
+	// spool's flush interval for metered namespaces. The store judges
+	// lateness: pass Options.LateAfters to it. Default: the shorter of
+	// counter.DefaultLateAfter (1s) and AcceptLimit.
 	LateAfter time.Duration
 	// CoalesceWindow is how long a rollup request waits so repeated requests
 	// for one counter coalesce into one rollup, and the rollup period of a
@@ -116,7 +116,9 @@ func (o *NamespaceOptions) ensureDefaults() {
 	setDefault(&o.AcceptLimit, DefaultAcceptLimit)
 	setDefault(&o.FutureLimit, DefaultFutureLimit)
 	setDefault(&o.ClockSkew, DefaultClockSkew)
-	setDefault(&o.LateAfter, counter.DefaultLateAfter)
+	if o.AcceptLimit > 0 {
+		setDefault(&o.LateAfter, min(counter.DefaultLateAfter, o.AcceptLimit))
+	}
 	setDefault(&o.CoalesceWindow, DefaultCoalesceWindow)
 	setDefault(&o.Retention, DefaultRetention)
 	setDefault(&o.MaxReadGap, DefaultMaxReadGap)

@@ -3,6 +3,8 @@ package pebble
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,5 +82,54 @@ func TestSyncedAppendSurvivesCrash(t *testing.T) {
 	agg, err := s2.Aggregate(ctx, "n", "c", time.Time{}, t0.Add(time.Second))
 	if err != nil || agg != (counter.Aggregate{Sum: 100, Events: 100}) {
 		t.Errorf("Aggregate after crash = %+v, %v; want {Sum:100 Events:100}", agg, err)
+	}
+}
+
+// TestLateJudgedWhenDurable checks that an event is judged late by the
+// clock once it is durable: an Append whose WAL sync takes longer than
+// LateAfter changes LateWrites, though its event was on time when Append was
+// called.
+func TestLateJudgedWhenDurable(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		now = t0
+	)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	var slowSync atomic.Bool
+	slow := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if slowSync.Load() && (op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpFileSyncData) {
+			mu.Lock()
+			now = now.Add(2 * counter.DefaultLateAfter)
+			mu.Unlock()
+		}
+		return nil
+	})
+	s, err := Open(Options{FS: errorfs.Wrap(vfs.NewMem(), slow), Dir: "db", Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	appendNow := func(id string) int64 {
+		t.Helper()
+		if err := s.Append(ctx, []counter.Event{{Namespace: "n", Counter: "c", Time: clock(), ID: id, Delta: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.LateWrites(ctx, "n", "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := appendNow("fast"); n != 0 {
+		t.Fatalf("LateWrites after an on-time Append = %d, want 0", n)
+	}
+	slowSync.Store(true)
+	if n := appendNow("slow"); n == 0 {
+		t.Fatal("LateWrites after an Append durable 2 s after its event = 0, want changed")
 	}
 }

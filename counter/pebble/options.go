@@ -46,8 +46,8 @@ type Options struct {
 	Retention time.Duration
 	// NamespaceRetention overrides Retention per namespace. Default: none.
 	NamespaceRetention map[string]time.Duration
-	// LateAfter is how long after its Time an event of a namespace may be
-	// appended and still be on time (see counter.EventStore.LateAfter).
+	// LateAfter is how long after its Time an event of a namespace may become
+	// durable and still be on time (see counter.EventStore.LateAfter).
 	// Default: counter.DefaultLateAfter for every namespace.
 	LateAfter counter.LateAfters
 	// RetentionInterval is how often Run deletes expired events.

@@ -107,7 +107,6 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	now := s.opts.Now()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
 	}
@@ -122,15 +121,15 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	if err := s.commits.Submit(events); err != nil {
 		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
 	}
-	s.countLate(events, now)
+	s.countLate(events, s.opts.Now())
 	return nil
 }
 
 // LateAfter returns the namespace's Options.LateAfter.
 func (s *Store) LateAfter(namespace string) time.Duration { return s.opts.LateAfter.Of(namespace) }
 
-// countLate changes the LateWrites of each counter with an event that was
-// late at now.
+// countLate changes the LateWrites of each counter with an event that is
+// late at now, when the events are durable.
 func (s *Store) countLate(events []counter.Event, now time.Time) {
 	for i := range events {
 		if !events[i].Time.Before(now.Add(-s.LateAfter(events[i].Namespace))) {
