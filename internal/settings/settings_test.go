@@ -36,6 +36,20 @@ func TestLoadAndDefaults(t *testing.T) {
 	}
 }
 
+// TestLoadNamespace checks that a namespace's tuning keys are read, as the
+// README's hot-counter example writes them.
+func TestLoadNamespace(t *testing.T) {
+	p := writeFile(t, "counters:\n  namespaces:\n    api_calls:\n      type: accurate\n      late_after: 100ms\n      clock_skew: 100ms\n")
+	s, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Namespace{Type: "accurate", LateAfter: 100 * time.Millisecond, ClockSkew: 100 * time.Millisecond}
+	if got := s.Counters.Namespaces["api_calls"]; got != want {
+		t.Errorf("namespace api_calls = %+v, want %+v", got, want)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	f := func(body, want string) {
 		t.Helper()
