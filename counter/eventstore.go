@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -11,13 +13,13 @@ import (
 var ErrNotFound = errors.New("counter: not found")
 
 // DefaultLateAfter is how long after its Time an event may become durable
-// and still be on time, unless a store is told otherwise for its namespace (see
-// EventStore.LateAfter). A store counts each Append of a late event in the
-// counter's LateWrites; an accurate read that sees them unchanged since its
-// last read scans only the events since that read's seal (see
+// and still be on time, unless a store is told otherwise for its namespace
+// (see EventStore.LateAfter). A store counts each Append of a late event in
+// the counter's LateWrites; an accurate read that sees them unchanged since
+// its last read scans only the events since that read's seal (see
 // counter/global). Every store of a deployment must agree on a namespace's
-// value, like its accept_limit. The metering shipper's default flush interval
-// (500 ms) keeps its events on time.
+// value, like its accept_limit. The metering shipper's default flush
+// interval (500 ms) keeps its events on time.
 const DefaultLateAfter = time.Second
 
 // LateAfters maps namespaces to their LateAfter (see EventStore.LateAfter);
@@ -32,11 +34,11 @@ func (l LateAfters) Of(namespace string) time.Duration {
 	return DefaultLateAfter
 }
 
-// Validate reports the entries that are not positive.
+// Validate reports the entries that are not positive, by namespace.
 func (l LateAfters) Validate() error {
 	var errs []error
-	for ns, d := range l {
-		if d <= 0 {
+	for _, ns := range slices.Sorted(maps.Keys(l)) {
+		if d := l[ns]; d <= 0 {
 			errs = append(errs, fmt.Errorf("LateAfter[%q] %v is not positive (use a positive duration or drop the entry)", ns, d))
 		}
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,9 +76,9 @@ type meteringService struct {
 	reporter *metering.Reporter
 }
 
-// warnLateShipping warns about each namespace that metering writes to whose
-// late_after is not above the spool's flush interval: its shipped events
-// would be late, so accurate reads of its counters would keep reading from
+// warnLateShipping warns about each accurate namespace that metering writes
+// to whose late_after is not above the spool's flush interval: its shipped
+// events would be late, so reads of its counters would keep reading from
 // their checkpoints.
 func warnLateShipping(mc *metering.Config, ns map[string]global.NamespaceOptions, logger *slog.Logger) {
 	names := make(map[string]bool)
@@ -88,8 +90,8 @@ func warnLateShipping(mc *metering.Config, ns map[string]global.NamespaceOptions
 			names[q.Namespace] = true
 		}
 	}
-	for name := range names {
-		if n := ns[name]; n.LateAfter <= mc.Spool.FlushInterval {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if n := ns[name]; n.Type == global.Accurate && n.LateAfter <= mc.Spool.FlushInterval {
 			logger.Warn("metering ships events later than the namespace's late_after: raise late_after above the spool's flush_interval, or lower flush_interval",
 				"namespace", name, "late_after", n.LateAfter, "flush_interval", mc.Spool.FlushInterval)
 		}

@@ -299,17 +299,19 @@ func TestMeteringPebble(t *testing.T) { testMetering(t, nil) }
 
 func TestMeteringCassandra(t *testing.T) { testMetering(t, onCassandra(t, "tollgate_metering_it")) }
 
-// TestWarnLateShipping checks that a metered namespace whose late_after is
-// not above the spool's flush interval gets one warning, and others none.
+// TestWarnLateShipping checks that an accurate namespace that metering
+// writes to gets a warning when its late_after is not above the spool's
+// flush interval, and other namespaces none.
 func TestWarnLateShipping(t *testing.T) {
 	mc := &metering.Config{
-		Meters: []metering.Meter{{Namespace: "fast"}, {Namespace: "ok"}},
+		Meters: []metering.Meter{{Namespace: "fast"}, {Namespace: "ok"}, {Namespace: "eventual"}},
 		Plans:  []metering.Plan{{Quotas: []metering.Quota{{Namespace: "ok"}}}},
 		Spool:  metering.SpoolConfig{FlushInterval: 500 * time.Millisecond},
 	}
 	ns := map[string]global.NamespaceOptions{
-		"fast": {Type: global.Eventual, LateAfter: 500 * time.Millisecond},
-		"ok":   {Type: global.Accurate, LateAfter: time.Second},
+		"fast":     {Type: global.Accurate, LateAfter: 500 * time.Millisecond},
+		"ok":       {Type: global.Accurate, LateAfter: time.Second},
+		"eventual": {Type: global.Eventual, LateAfter: 100 * time.Millisecond},
 	}
 	var buf bytes.Buffer
 	warnLateShipping(mc, ns, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime})))

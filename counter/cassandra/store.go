@@ -193,9 +193,9 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 func (s *Store) LateAfter(namespace string) time.Duration { return s.opts.LateAfter.Of(namespace) }
 
 // countLate adds one to the late_writes of each counter with an event that
-// is late at now, when the events are durable. Readers only compare the value, so an update counted twice
-// (a driver retry after a timeout, or the caller's retry of a failed Append)
-// only makes them read more.
+// is late at now, when the events are durable. Readers only compare the
+// value, so an update counted twice (a driver retry after a timeout, or the
+// caller's retry of a failed Append) only makes them read more.
 func (s *Store) countLate(ctx context.Context, events []counter.Event, now time.Time) error {
 	var counters []counterKey
 	for i := range events {

@@ -19,16 +19,16 @@ var base = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 // at returns base plus ms milliseconds.
 func at(ms int64) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
 
-// ShortLateNamespace is the namespace whose LateAfter is ShortLateAfter in
-// the stores Run tests (see LateAfters).
-const ShortLateNamespace = "storetest/short-late"
+// LongLateNamespace is the namespace whose LateAfter is LongLateAfter in the
+// stores Run tests (see LateAfters).
+const LongLateNamespace = "storetest/long-late"
 
-// ShortLateAfter is the LateAfter of ShortLateNamespace.
-const ShortLateAfter = 100 * time.Millisecond
+// LongLateAfter is the LateAfter of LongLateNamespace.
+const LongLateAfter = time.Hour
 
 // LateAfters returns the LateAfter option the stores Run tests must be opened
 // with.
-func LateAfters() counter.LateAfters { return counter.LateAfters{ShortLateNamespace: ShortLateAfter} }
+func LateAfters() counter.LateAfters { return counter.LateAfters{LongLateNamespace: LongLateAfter} }
 
 // Run runs the conformance suite against stores made by newStore, one store
 // per subtest, opened with LateAfters. newStore registers the store's cleanup
@@ -277,8 +277,9 @@ func testLateWrites(t *testing.T, s counter.EventStore, now func() time.Time) {
 		return counter.Event{Namespace: ns, Counter: c, Time: now().Add(-age), ID: id, Delta: 1}
 	}
 	n := checkLate(t, s, ns, "c", 0, false)
-	// On time: now, in the future, and half of LateAfter old.
-	mustAppend(t, s, event("c", 0, "a"), event("c", -time.Second, "b"), event("c", counter.DefaultLateAfter/2, "c"))
+	// On time: now, in the future, and a quarter of LateAfter old (unless the
+	// append takes the other 3/4).
+	mustAppend(t, s, event("c", 0, "a"), event("c", -time.Second, "b"), event("c", counter.DefaultLateAfter/4, "c"))
 	n = checkLate(t, s, ns, "c", n, false)
 	mustAppend(t, s, event("c", 0, "d"), event("c", counter.DefaultLateAfter+time.Second, "e"))
 	n = checkLate(t, s, ns, "c", n, true)
@@ -300,25 +301,21 @@ func testLateWrites(t *testing.T, s counter.EventStore, now func() time.Time) {
 // events by its own LateAfter.
 func testLateAfterPerNamespace(t *testing.T, s counter.EventStore, now func() time.Time) {
 	other := uniqueNS(t)
-	if got := s.LateAfter(ShortLateNamespace); got != ShortLateAfter {
-		t.Fatalf("LateAfter(%q) = %v, want %v (open the store with storetest.LateAfters())", ShortLateNamespace, got, ShortLateAfter)
+	if got := s.LateAfter(LongLateNamespace); got != LongLateAfter {
+		t.Fatalf("LateAfter(%q) = %v, want %v (open the store with storetest.LateAfters())", LongLateNamespace, got, LongLateAfter)
 	}
 	if got := s.LateAfter(other); got != counter.DefaultLateAfter {
 		t.Fatalf("LateAfter(%q) = %v, want counter.DefaultLateAfter %v", other, got, counter.DefaultLateAfter)
 	}
-	// ShortLateNamespace is shared by every run: a counter of its own.
+	// LongLateNamespace is shared by every run: a counter of its own.
 	c := "c-" + strconv.FormatUint(rand.Uint64(), 36)
-	event := func(ns string, age time.Duration, id string) counter.Event {
-		return counter.Event{Namespace: ns, Counter: c, Time: now().Add(-age), ID: id, Delta: 1}
+	aged := func(ns string) counter.Event {
+		return counter.Event{Namespace: ns, Counter: c, Time: now().Add(-10 * counter.DefaultLateAfter), ID: "a", Delta: 1}
 	}
-	n := checkLate(t, s, ShortLateNamespace, c, 0, false)
-	mustAppend(t, s, event(ShortLateNamespace, 0, "a"))
-	n = checkLate(t, s, ShortLateNamespace, c, n, false)
-	mustAppend(t, s, event(ShortLateNamespace, 3*ShortLateAfter, "b"))
-	checkLate(t, s, ShortLateNamespace, c, n, true)
-	// As old, but on time by the default.
-	mustAppend(t, s, event(other, 3*ShortLateAfter, "b"))
-	checkLate(t, s, other, c, 0, false)
+	mustAppend(t, s, aged(LongLateNamespace))
+	checkLate(t, s, LongLateNamespace, c, 0, false)
+	mustAppend(t, s, aged(other))
+	checkLate(t, s, other, c, 0, true)
 }
 
 // checkCheckpoint asserts the stored checkpoint of the counter.
