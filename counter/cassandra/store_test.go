@@ -258,3 +258,31 @@ func TestTwoDataCenters(t *testing.T) {
 		t.Errorf("dc2 LastWrite = %v, want %v", last, wantLast)
 	}
 }
+
+// TestLateJudgedWhenDurable checks that Append judges lateness by its clock
+// once the events are durable: the clock reads an hour later as soon as the
+// event can be read back, so the event is late only if Append asks it after
+// the write.
+func TestLateJudgedWhenDurable(t *testing.T) {
+	ctx := context.Background()
+	ns := uniqueNS(t)
+	at := time.Now()
+	var s *Store
+	clock := func() time.Time {
+		agg, err := s.Aggregate(ctx, ns, "c", at.Add(-time.Second), at)
+		if err != nil {
+			t.Errorf("Aggregate in the clock: %v", err)
+		}
+		if agg.Events > 0 {
+			return at.Add(time.Hour)
+		}
+		return at
+	}
+	s = openTest(t, Options{Keyspace: "tollgate_it_conformance", LateAfter: storetest.LateAfters(), Now: clock})
+	if err := s.Append(ctx, []counter.Event{{Namespace: ns, Counter: "c", Time: at, ID: "a", Delta: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.LateWrites(ctx, ns, "c"); err != nil || n != 1 {
+		t.Errorf("LateWrites = %d, %v; want 1", n, err)
+	}
+}
