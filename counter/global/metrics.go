@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
 		}),
 		slowAppends: f.NewCounter(prometheus.CounterOpts{
 			Name: "tollgate_counter_slow_appends_total",
-			Help: "Adds whose append took longer than the namespace's clock_skew; a concurrent rollup or accurate read may have missed them.",
+			Help: "Adds whose append took longer than the namespace's clock_skew; a concurrent rollup, and so both counts, may have missed them.",
 		}),
 	}
 	reads := f.NewCounterVec(prometheus.CounterOpts{

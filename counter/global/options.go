@@ -40,6 +40,9 @@ func (t Type) String() string {
 	return "unknown"
 }
 
+// durable reports whether t stores events: Eventual and Accurate.
+func (t Type) durable() bool { return t == Eventual || t == Accurate }
+
 // ParseType parses a configuration name ("best_effort", "eventual",
 // "accurate").
 func ParseType(s string) (Type, error) {
@@ -228,7 +231,7 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("counter/global: namespace name %q must be 1 to %d bytes (rename it)", name, MaxNameLen))
 		}
 		errs = append(errs, n.validate(name)...)
-		if n.Type == Eventual || n.Type == Accurate {
+		if n.Type.durable() {
 			durable = true
 			if o.Store != nil && n.LateAfter > 0 && o.Store.LateAfter(name) != n.LateAfter {
 				errs = append(errs, fmt.Errorf("counter/global: namespace %q: late_after is %v, but the store judges its events late after %v (open the store with Options.LateAfters)", name, n.LateAfter, o.Store.LateAfter(name)))
@@ -261,26 +264,26 @@ func (o *Options) Validate() error {
 // namespace, for the store's per-namespace retention (for example
 // pebble.Options.NamespaceRetention). Call it after EnsureDefaults.
 func (o *Options) Retentions() map[string]time.Duration {
-	r := make(map[string]time.Duration)
-	for name, n := range o.Namespaces {
-		if n.Type == Eventual || n.Type == Accurate {
-			r[name] = n.Retention
-		}
-	}
-	return r
+	return o.durableDurations(func(n NamespaceOptions) time.Duration { return n.Retention })
 }
 
 // LateAfters returns the LateAfter of each Eventual and Accurate namespace,
 // for the store's option of that name (for example pebble.Options.LateAfter).
 // Call it after EnsureDefaults.
 func (o *Options) LateAfters() counter.LateAfters {
-	l := make(counter.LateAfters)
+	return o.durableDurations(func(n NamespaceOptions) time.Duration { return n.LateAfter })
+}
+
+// durableDurations maps each Eventual and Accurate namespace to the duration
+// of its options that get returns.
+func (o *Options) durableDurations(get func(NamespaceOptions) time.Duration) map[string]time.Duration {
+	d := make(map[string]time.Duration)
 	for name, n := range o.Namespaces {
-		if n.Type == Eventual || n.Type == Accurate {
-			l[name] = n.LateAfter
+		if n.Type.durable() {
+			d[name] = get(n)
 		}
 	}
-	return l
+	return d
 }
 
 // setDefault sets *v to def when it is zero.

@@ -72,7 +72,8 @@ type Namespace struct {
 	// ClockSkew is the rollup's margin for clock differences. Default: 1s.
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// LateAfter is how long after its token's generation time an add may
-	// arrive and still be on time for accurate reads. Default: 1s.
+	// become durable and still be on time for accurate reads. Default: the
+	// shorter of 1s and accept_limit.
 	LateAfter time.Duration `yaml:"late_after"`
 	// CoalesceWindow coalesces rollup requests of one counter. Default: 1s.
 	CoalesceWindow time.Duration `yaml:"coalesce_window"`
