@@ -60,6 +60,7 @@ func accessLogEntry(e *accesslogv3.HTTPAccessLogEntry) metering.AccessLogEntry {
 	req, resp, common := e.GetRequest(), e.GetResponse(), e.GetCommonProperties()
 	out := metering.AccessLogEntry{
 		Tenant:            req.GetRequestHeaders()[metering.HeaderTenantID],
+		Plan:              req.GetRequestHeaders()[metering.HeaderPlan],
 		Method:            req.GetRequestMethod().String(),
 		Path:              req.GetPath(),
 		Status:            int(resp.GetResponseCode().GetValue()),
@@ -67,6 +68,7 @@ func accessLogEntry(e *accesslogv3.HTTPAccessLogEntry) metering.AccessLogEntry {
 		ResponseBodyBytes: int64(resp.GetResponseBodyBytes()),
 		Duration:          common.GetTimeToLastDownstreamTxByte().AsDuration(),
 		RequestID:         req.GetRequestId(),
+		NotServed:         notServed(common.GetResponseFlags()),
 	}
 	if common.GetStartTime() != nil {
 		out.Start = common.GetStartTime().AsTime()
@@ -81,4 +83,15 @@ func accessLogEntry(e *accesslogv3.HTTPAccessLogEntry) metering.AccessLogEntry {
 		}
 	}
 	return out
+}
+
+// notServed reports whether Envoy's response flags say it answered the
+// request itself before any upstream took it: a rate-limit filter's denial
+// or error (RL, RLSE), no route or cluster (NR, NC), no healthy or
+// reachable upstream (UH, UF), the upstream's circuit breaker (UO), or the
+// overload manager (OM). A request an upstream took and then failed
+// (timeouts, resets) counts as served.
+func notServed(f *accesslogv3.ResponseFlags) bool {
+	return f.GetRateLimited() || f.GetRateLimitServiceError() || f.GetNoRouteFound() || f.GetNoClusterFound() ||
+		f.GetNoHealthyUpstream() || f.GetUpstreamConnectionFailure() || f.GetUpstreamOverflow() || f.GetOverloadManager()
 }

@@ -13,6 +13,7 @@ import (
 	// Typed configs the Envoy examples use, registered so Any fields resolve.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -22,6 +23,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 	"gopkg.in/yaml.v3"
+
+	"github.com/tollgate/tollgate/internal/envoytest"
 )
 
 // validateEnvoyYAML loads an Envoy bootstrap from YAML as Envoy does (unknown
@@ -124,5 +127,32 @@ func TestEnvoyValidationCatchesTypos(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestRealEnvoyValidatesExamples runs the real Envoy's `--mode validate`
+// on every Envoy example (the Kubernetes example mounts envoy/envoy.yaml),
+// and on a broken copy to prove the check can fail.
+func TestRealEnvoyValidatesExamples(t *testing.T) {
+	files, err := filepath.Glob("envoy/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Envoy examples found: %v", err)
+	}
+	for _, f := range files {
+		if out, err := envoytest.Validate(t, f); err != nil || !strings.Contains(out, "OK") {
+			t.Errorf("envoy --mode validate %s: %v\n%s", f, err, out)
+		}
+	}
+	data, err := os.ReadFile("envoy/envoy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	if err := os.WriteFile(broken, []byte(strings.Replace(string(data), "cluster: app", "cluster: ap", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := envoytest.Validate(t, broken)
+	if err == nil || !strings.Contains(out, "unknown cluster 'ap'") {
+		t.Errorf("a route to an unknown cluster validated: %v\n%s", err, out)
 	}
 }

@@ -111,6 +111,8 @@ type AccessLogEntry struct {
 	// Tenant is the x-tenant-id request header Check added; entries without
 	// a configured tenant are not metered.
 	Tenant string
+	// Plan is the x-tollgate-plan request header Check added beside Tenant.
+	Plan string
 	// Method and Path are the request's; the query string is ignored.
 	Method, Path string
 	// Status is the response status code.
@@ -126,13 +128,23 @@ type AccessLogEntry struct {
 	// Headers are request and response headers, keys lowercase, for
 	// header:<name> meters.
 	Headers map[string]string
+	// NotServed says Envoy answered the request itself, before any
+	// upstream took it (a filter after ext_authz rejected it, such as the
+	// rate-limit filter, or no upstream could be reached). Such an entry
+	// feeds no access_log meter, and when Check admitted the request (Tenant
+	// and Plan name a plan of the tenant) its charges are refunded: one
+	// event of -1 for each authz meter that counts requests and for each
+	// quota of the plan.
+	NotServed bool
 }
 
 // RecordAccessLog records the access_log meters' events of entries in the
-// spool, durably, before it returns. Entries of unknown tenants are
+// spool, durably, before it returns, and the refunds of entries that were
+// not served (see AccessLogEntry.NotServed). Entries of unknown tenants are
 // skipped and counted in tollgate_metering_access_log_entries_total.
 func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntry) error {
 	var events []counter.Event
+	refunds := 0
 	for i := range entries {
 		e := &entries[i]
 		if m.cfg.tenants[e.Tenant] == nil {
@@ -149,6 +161,12 @@ func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntr
 			start = m.opts.Now()
 		}
 		prefix := m.rule(path).rule.PathPrefix
+		if e.NotServed {
+			n := len(events)
+			events = m.refundEvents(events, e, prefix, path, start)
+			refunds += len(events) - n
+			continue
+		}
 		for j := range m.cfg.Meters {
 			mt := &m.cfg.Meters[j]
 			if mt.Source != SourceAccessLog || !mt.Filters.match(e.Method, path, e.Status) {
@@ -159,5 +177,48 @@ func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntr
 			}
 		}
 	}
-	return m.spool.Append(ctx, events)
+	if err := m.spool.Append(ctx, events); err != nil {
+		return err
+	}
+	if refunds > 0 {
+		now := m.opts.Now()
+		for i := range events {
+			if events[i].Delta < 0 {
+				m.quotas.spooled(now, &events[i])
+			}
+		}
+	}
+	return nil
+}
+
+// refundSuffix ends the ids of refund events: "<meter>/<x-request-id>/refund".
+const refundSuffix = "/refund"
+
+// refundEvents appends the refunds of a request Check admitted but Envoy did
+// not serve: -1 on each authz meter that counts requests (and whose filters
+// the request passes, as in Check) and on each quota of the plan Check
+// named. It appends nothing when Tenant and Plan do not name one of the
+// tenant's plans, so an entry Check never admitted refunds nothing.
+func (m *Metering) refundEvents(events []counter.Event, e *AccessLogEntry, prefix, path string, start time.Time) []counter.Event {
+	tp := m.plans[tenantPlanKey{e.Tenant, e.Plan}]
+	if tp == nil {
+		return events
+	}
+	for i := range m.cfg.Meters {
+		mt := &m.cfg.Meters[i]
+		if mt.Source != SourceAuthz || mt.Value != ValueRequests || !mt.Filters.match(e.Method, path, 0) {
+			continue
+		}
+		ev := m.meterEvent(mt, e.Tenant, prefix, e.RequestID, e.Method, path, start, -1)
+		ev.ID += refundSuffix
+		events = append(events, ev)
+	}
+	for i := range tp.quotas {
+		pq := &tp.quotas[i]
+		events = append(events, counter.Event{
+			Namespace: pq.quota.Namespace, Counter: pq.count.monthName(start), Time: start, Delta: -1,
+			ID: eventID(pq.token, e.RequestID, e.Tenant, e.Method, path, start) + refundSuffix,
+		})
+	}
+	return events
 }

@@ -49,8 +49,13 @@ func (q *quotaCount) roll(now time.Time) {
 	t := now.In(q.loc)
 	start := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, q.loc)
 	q.start, q.end = start, start.AddDate(0, 1, 0)
-	q.name = q.prefix + start.Format("2006-01")
+	q.name = q.monthName(start)
 	q.base, q.local, q.acked, q.ackedAtRefresh = 0, 0, 0, 0
+}
+
+// monthName returns the counter name of the month t falls in.
+func (q *quotaCount) monthName(t time.Time) string {
+	return q.prefix + t.In(q.loc).Format("2006-01")
 }
 
 // quotaTracker owns every quotaCount.
