@@ -321,7 +321,20 @@ func (u *upstream) served() (int, int64, []http.Header) {
 // and the listener's base URL.
 func startEnvoy(t *testing.T, up *upstream, s *sidecar, edit ...func(map[string]any)) (*envoytest.Envoy, string) {
 	t.Helper()
-	b := envoytest.Load(t, filepath.Join(repoRoot, "examples/envoy/envoy.yaml"))
+	return startEnvoyFile(t, "examples/envoy/envoy.yaml", up, s, edit...)
+}
+
+// startEnvoyFrom runs another example bootstrap (path from the repository
+// root) the same way and returns its listener's base URL.
+func startEnvoyFrom(t *testing.T, path string, up *upstream, s *sidecar) string {
+	t.Helper()
+	_, base := startEnvoyFile(t, path, up, s)
+	return base
+}
+
+func startEnvoyFile(t *testing.T, path string, up *upstream, s *sidecar, edit ...func(map[string]any)) (*envoytest.Envoy, string) {
+	t.Helper()
+	b := envoytest.Load(t, filepath.Join(repoRoot, path))
 	b.SetListenerPort(t, "ingress", 0)
 	b.SetClusterAddr(t, "app", strings.TrimPrefix(up.URL, "http://"))
 	b.SetClusterAddr(t, "tollgate", s.GRPC)

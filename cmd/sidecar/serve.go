@@ -15,6 +15,7 @@ import (
 
 	alsv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	rlqsv3 "github.com/envoyproxy/go-control-plane/envoy/service/rate_limit_quota/v3"
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,6 +31,7 @@ import (
 	"github.com/tollgate/tollgate/internal/settings"
 	"github.com/tollgate/tollgate/metering/httpapi"
 	"github.com/tollgate/tollgate/ratelimit"
+	"github.com/tollgate/tollgate/ratelimit/rlqs"
 )
 
 // shutdownGrace bounds how long in-flight calls may take to finish on stop.
@@ -129,8 +131,19 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 		return err
 	}
 
+	quotas, err := rlqs.New(rlqs.Options{
+		Config: svc.Config, Counter: backend, Shared: s.Backend == "redis", GlobalShadowMode: s.RateLimit.ShadowMode,
+		Now: time.Now, Logger: logger, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer quotas.Close()
+
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	quotasDone := make(chan error, 1)
+	go func() { quotasDone <- quotas.Run(runCtx) }()
 
 	var meter *meteringService
 	meterDone := make(chan error, 1)
@@ -178,6 +191,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 		grpc.NumStreamWorkers(grpcStreamWorkers),
 	)
 	rlsv3.RegisterRateLimitServiceServer(grpcSrv, rls)
+	rlqsv3.RegisterRateLimitQuotaServiceServer(grpcSrv, envoy.NewRateLimitQuotaServer(quotas))
 	counterpb.RegisterCounterServiceServer(grpcSrv, counterAPI)
 	if meter != nil {
 		authv3.RegisterAuthorizationServer(grpcSrv, envoy.NewAuthorizationServer(meter))
@@ -240,6 +254,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	}
 	logger.Info("sidecar draining")
 	healthSrv.Shutdown()
+	quotas.Close() // ends the RLQS streams, which GracefulStop would wait for
 	stopped := make(chan struct{})
 	go func() { grpcSrv.GracefulStop(); close(stopped) }()
 	select {
@@ -255,6 +270,9 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	cancel()
 	if err := <-watchDone; err != nil && !errors.Is(err, context.Canceled) {
 		logger.Warn("config watcher stopped", "err", err)
+	}
+	if err := <-quotasDone; err != nil {
+		logger.Warn("rlqs stopped", "err", err)
 	}
 	if err := <-meterDone; err != nil && !errors.Is(err, context.Canceled) {
 		logger.Warn("metering stopped", "err", err)
