@@ -96,7 +96,7 @@ func checkBucket(bucket map[string]string) error {
 	}
 	for k, v := range bucket {
 		if len(k) > maxBucketPart || len(v) > maxBucketPart {
-			return fmt.Errorf("entry %.32q is over %d bytes", k, maxBucketPart)
+			return fmt.Errorf("an entry (key %.32q…) is over %d bytes", k, maxBucketPart)
 		}
 	}
 	return nil

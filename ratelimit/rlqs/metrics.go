@@ -13,6 +13,7 @@ type metrics struct {
 	actionsVec                               *prometheus.CounterVec
 	requestsVec, ruleRequestsVec             *prometheus.CounterVec
 	shadowVec                                *prometheus.CounterVec
+	demandVec, assignedVec                   *prometheus.GaugeVec
 	reportInterval                           prometheus.Histogram
 	backendErrors, usageErrors, overCapacity prometheus.Counter
 }
@@ -37,6 +38,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tollgate_rlqs_shadow_limited_total",
 			Help: "Assignments that shadow mode turned into ALLOW_ALL, by domain.",
 		}, []string{"domain"}),
+		demandVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tollgate_rlqs_demand_requests_per_second",
+			Help: "Requests per second this replica's Envoys ask for (allowed and denied), summed over the domain's buckets.",
+		}, []string{"domain"}),
+		assignedVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tollgate_rlqs_assigned_requests_per_second",
+			Help: "Requests per second assigned as token buckets, summed over the domain's buckets (ALLOW_ALL buckets not included).",
+		}, []string{"domain"}),
 		reportInterval: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tollgate_rlqs_report_interval_seconds",
 			Help:    "Time between one stream's periodic reports (the reporting interval plus its lag).",
@@ -47,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		overCapacity:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tollgate_rlqs_buckets_over_capacity_total", Help: "New buckets answered without being tracked, because MaxBuckets were tracked already."}),
 	}
 	for _, c := range []prometheus.Collector{m.streams, m.buckets, m.actionsVec, m.requestsVec, m.ruleRequestsVec,
-		m.shadowVec, m.reportInterval, m.backendErrors, m.usageErrors, m.overCapacity} {
+		m.shadowVec, m.demandVec, m.assignedVec, m.reportInterval, m.backendErrors, m.usageErrors, m.overCapacity} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

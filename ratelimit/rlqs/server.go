@@ -234,8 +234,33 @@ func (s *Server) tick() {
 		}
 	}
 	s.metrics.buckets.Set(float64(s.buckets))
+	s.observeRates()
 	s.mu.Unlock()
 	notify(touched)
+}
+
+// observeRates sets the demand and assigned-rate gauges per domain. Called
+// with s.mu held.
+func (s *Server) observeRates() {
+	demand, assigned := map[string]float64{}, map[string]float64{}
+	for st := range s.streams {
+		for _, b := range st.buckets {
+			if b.measured {
+				demand[st.domain] += b.demand
+			}
+			if b.hasSent && b.sent.Kind == Limit {
+				assigned[st.domain] += b.sent.TokenBucket.rate()
+			}
+		}
+	}
+	s.metrics.demandVec.Reset()
+	s.metrics.assignedVec.Reset()
+	for d, v := range demand {
+		s.metrics.demandVec.WithLabelValues(d).Set(v)
+	}
+	for d, v := range assigned {
+		s.metrics.assignedVec.WithLabelValues(d).Set(v)
+	}
 }
 
 // Stream is one Envoy's RLQS stream. Report and Take are called by the one

@@ -3,10 +3,14 @@ package rlqs
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tollgate/tollgate/counter/memory"
 	"github.com/tollgate/tollgate/ratelimit"
@@ -310,5 +314,32 @@ func TestDomainChange(t *testing.T) {
 	report(t, st, use("acme", 1, 0))
 	if err := st.Report(context.Background(), "other", nil); err != ErrDomainChanged {
 		t.Fatalf("got %v, want ErrDomainChanged", err)
+	}
+}
+
+// TestRateGauges: the tick publishes each domain's demand and assigned rate.
+func TestRateGauges(t *testing.T) {
+	e := newEnv(t, testRules)
+	reg := prometheus.NewRegistry()
+	s, err := New(Options{Config: e.cfg.Load, Counter: e.store, Now: e.clock.Now, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.NewStream()
+	report(t, st, use("acme", 1, 0), use("vip", 1, 0))
+	e.clock.Add(step)
+	report(t, st, use("acme", 250, 1250), use("vip", 50, 0))
+	s.tick()
+	want := `
+# HELP tollgate_rlqs_assigned_requests_per_second Requests per second assigned as token buckets, summed over the domain's buckets (ALLOW_ALL buckets not included).
+# TYPE tollgate_rlqs_assigned_requests_per_second gauge
+tollgate_rlqs_assigned_requests_per_second{domain="d"} 100
+# HELP tollgate_rlqs_demand_requests_per_second Requests per second this replica's Envoys ask for (allowed and denied), summed over the domain's buckets.
+# TYPE tollgate_rlqs_demand_requests_per_second gauge
+tollgate_rlqs_demand_requests_per_second{domain="d"} 310
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"tollgate_rlqs_assigned_requests_per_second", "tollgate_rlqs_demand_requests_per_second"); err != nil {
+		t.Fatal(err)
 	}
 }
