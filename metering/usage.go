@@ -54,6 +54,9 @@ const (
 	FormatCSV Format = "csv"
 	// FormatJSONL is one JSON object per line.
 	FormatJSONL Format = "jsonl"
+	// FormatParquet is an Apache Parquet file with the CSV's columns;
+	// window bounds are UTC timestamps in milliseconds.
+	FormatParquet Format = "parquet"
 )
 
 // DefaultMaxWindows bounds the windows of one query.
@@ -178,8 +181,8 @@ type ExportRow struct {
 // ClosedMargin; otherwise the error wraps ErrWindowOpen and says when the
 // first open window closes. Nothing is written when the query fails.
 func (r *Reporter) Export(ctx context.Context, q ExportQuery, format Format, w io.Writer) error {
-	if format != FormatCSV && format != FormatJSONL {
-		return fmt.Errorf("%w: invalid format %q (valid: csv, jsonl)", ErrInvalidQuery, format)
+	if format != FormatCSV && format != FormatJSONL && format != FormatParquet {
+		return fmt.Errorf("%w: invalid format %q (valid: csv, jsonl, parquet)", ErrInvalidQuery, format)
 	}
 	if q.Window != WindowDay && q.Window != WindowMonth {
 		return fmt.Errorf("%w: invalid export window %q (valid: day, month)", ErrInvalidQuery, q.Window)
@@ -209,7 +212,10 @@ func (r *Reporter) Export(ctx context.Context, q ExportQuery, format Format, w i
 				Quantity: u.Quantity, Unit: mt.Unit, RowID: rowID(t, mt.Name, u.WindowStart, u.WindowEnd)})
 		}
 	}
-	if format == FormatJSONL {
+	switch format {
+	case FormatParquet:
+		return writeParquet(w, rows)
+	case FormatJSONL:
 		enc := json.NewEncoder(w)
 		for i := range rows {
 			if err := enc.Encode(&rows[i]); err != nil {

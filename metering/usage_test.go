@@ -200,7 +200,7 @@ func TestExportOpenWindow(t *testing.T) {
 		msg    string
 	}{
 		{ExportQuery{Meter: "requests", From: q.From, To: q.To, Window: WindowHour}, FormatCSV, `metering: invalid query: invalid export window "hour" (valid: day, month)`},
-		{q, "xml", `metering: invalid query: invalid format "xml" (valid: csv, jsonl)`},
+		{q, "xml", `metering: invalid query: invalid format "xml" (valid: csv, jsonl, parquet)`},
 	} {
 		if err := r.Export(t.Context(), tc.q, tc.format, &buf); !errors.Is(err, ErrInvalidQuery) || err.Error() != tc.msg {
 			t.Errorf("Export = %v, want %s", err, tc.msg)

@@ -24,6 +24,11 @@ cass_pid=$!
 bash scripts/redis.sh up
 eval "$(bash scripts/redis.sh env)"
 eval "$(bash scripts/envoy.sh env)"
+# pyarrow reads the Parquet export back in a test.
+if ! python3 -c 'import pyarrow' 2>/dev/null; then
+  python3 -m pip install --quiet pyarrow==26.0.1
+fi
+export TOLLGATE_TEST_PYTHON="$(command -v python3)"
 if ! wait "$cass_pid"; then
   echo "cassandra did not start; its log:" >&2
   cat "$TOLLGATE_RUN_DIR/cassandra-up.log" >&2

@@ -62,7 +62,7 @@ func usageCmd(args []string) int {
 // exportCmd runs `sidecar export`.
 func exportCmd(args []string) int {
 	q := newQueryFlags("export", "Writes a meter's billing export, one row per tenant and closed window, from a running sidecar (GET /v1/export).", "day or month")
-	format := q.fs.String("format", "csv", "csv or jsonl")
+	format := q.fs.String("format", "csv", "csv, jsonl or parquet")
 	out := q.fs.String("out", "", "file to write (default: standard output); written only when the export succeeds")
 	if err := q.fs.Parse(args); err != nil {
 		return exitCode(err)

@@ -2,7 +2,7 @@
 // HTTP. The sidecar mounts the handlers on its HTTP listener:
 //
 //	GET /v1/usage?meter=M&tenant=T&from=RFC3339&to=RFC3339&window=hour|day|month[&tz=Zone][&route=/prefix/]
-//	GET /v1/export?meter=M&from=RFC3339&to=RFC3339&window=day|month[&format=csv|jsonl][&tz=Zone]
+//	GET /v1/export?meter=M&from=RFC3339&to=RFC3339&window=day|month[&format=csv|jsonl|parquet][&tz=Zone]
 //
 // Usage answers {"meter","tenant","window","time_zone","rows":[{"window_start",
 // "window_end","quantity"}]}; export answers text/csv (the default) or
@@ -89,9 +89,12 @@ func ExportHandler(q Querier) http.Handler {
 			writeError(w, err)
 			return
 		}
-		if format == metering.FormatJSONL {
+		switch format {
+		case metering.FormatJSONL:
 			w.Header().Set("Content-Type", "application/x-ndjson")
-		} else {
+		case metering.FormatParquet:
+			w.Header().Set("Content-Type", "application/vnd.apache.parquet")
+		default:
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		}
 		_, _ = w.Write(buf.Bytes())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +79,18 @@ func TestHandlers(t *testing.T) {
 				t.Errorf("got %d %q\n%s\nwant %d %q\n%s", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String(), tc.status, tc.ctype, tc.body)
 			}
 		})
+	}
+}
+
+// TestExportParquetHTTP: format=parquet answers a Parquet file (its magic
+// at both ends) with Parquet's media type.
+func TestExportParquetHTTP(t *testing.T) {
+	rec := httptest.NewRecorder()
+	ExportHandler(reporter(t)).ServeHTTP(rec, httptest.NewRequest("GET",
+		"/v1/export?meter=requests&from=2024-02-01T00:00:00Z&to=2024-02-03T00:00:00Z&window=day&format=parquet", nil))
+	body := rec.Body.String()
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/vnd.apache.parquet" ||
+		!strings.HasPrefix(body, "PAR1") || !strings.HasSuffix(body, "PAR1") {
+		t.Fatalf("got %d %q, %d bytes starting %q", rec.Code, rec.Header().Get("Content-Type"), len(body), body[:min(len(body), 8)])
 	}
 }
