@@ -141,17 +141,17 @@ type AccessLogEntry struct {
 // RecordAccessLog records the access_log meters' events of entries in the
 // spool, durably, before it returns, and the refunds of entries that were
 // not served (see AccessLogEntry.NotServed). Entries of unknown tenants are
-// skipped and counted in tollgate_metering_access_log_entries_total.
+// skipped; tollgate_metering_access_log_entries_total counts the entries of
+// each call once its events are in the spool.
 func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntry) error {
 	var events []counter.Event
-	refunds := 0
+	refunds, unknown := 0, 0
 	for i := range entries {
 		e := &entries[i]
 		if m.cfg.tenants[e.Tenant] == nil {
-			m.metrics.accessLogUnknown.Inc()
+			unknown++
 			continue
 		}
-		m.metrics.accessLogRecorded.Inc()
 		path := e.Path
 		if j := strings.IndexByte(path, '?'); j >= 0 {
 			path = path[:j]
@@ -180,6 +180,9 @@ func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntr
 	if err := m.spool.Append(ctx, events); err != nil {
 		return err
 	}
+	// Counted once durable, so the count says what the spool holds.
+	m.metrics.accessLogRecorded.Add(float64(len(entries) - unknown))
+	m.metrics.accessLogUnknown.Add(float64(unknown))
 	if refunds > 0 {
 		now := m.opts.Now()
 		for i := range events {
