@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -273,12 +274,17 @@ func (d *Decoder) Bool(n *yaml.Node, path string, def bool) bool {
 	return def
 }
 
-// Int returns the decimal whole number n, which must lie in [lo, hi].
+// Int returns the decimal whole number n, which must lie in [lo, hi]
+// (the message leaves out the range when it is all of int64).
 func (d *Decoder) Int(n *yaml.Node, path string, lo, hi int64) (int64, bool) {
 	s, _ := scalar(n)
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v < lo || v > hi {
-		d.Errorf(n, path, "must be a whole number from %d to %d, got %s", lo, hi, KindName(n))
+		if lo == math.MinInt64 && hi == math.MaxInt64 {
+			d.Errorf(n, path, "must be a whole number, got %s", KindName(n))
+		} else {
+			d.Errorf(n, path, "must be a whole number from %d to %d, got %s", lo, hi, KindName(n))
+		}
 		return 0, false
 	}
 	return v, true

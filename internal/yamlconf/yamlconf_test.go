@@ -113,7 +113,7 @@ func TestDecodeErrors(t *testing.T) {
 	f("[a]: 1\n", `f.yaml:1:1: a key must be a plain name, got a list `+allowed)
 	f("map: {[x]: {}}\n", `f.yaml:1:7: map: a key must be a plain name, got a list`)
 	f("on: maybe\n", `f.yaml:1:5: on: must be true or false, got "maybe"`)
-	f("n: 1.5\n", `f.yaml:1:4: n: must be a whole number from -9223372036854775808 to 9223372036854775807, got "1.5"`)
+	f("n: 1.5\n", `f.yaml:1:4: n: must be a whole number, got "1.5"`)
 	f("inner: {count: 256}\n", `f.yaml:1:16: inner.count: must be a whole number from 0 to 255, got "256"`)
 	f("inner: {wait: 5}\n", `f.yaml:1:15: inner.wait: invalid duration "5" (hint: a Go duration with a unit, such as 500ms, 5s or 1m)`)
 	f("inner: {name: [a]}\n", `f.yaml:1:15: inner.name: must be a string, got a list`)
@@ -125,7 +125,7 @@ func TestDecodeErrors(t *testing.T) {
 	// Every problem, in line and column order.
 	f("mode: x\nn: y\ninner: {count: -1, wait: z}\n",
 		`f.yaml:1:7: mode: "x" is not one of on_fire (hint: only on_fire)`+"\n"+
-			`f.yaml:2:4: n: must be a whole number from -9223372036854775808 to 9223372036854775807, got "y"`+"\n"+
+			`f.yaml:2:4: n: must be a whole number, got "y"`+"\n"+
 			`f.yaml:3:16: inner.count: must be a whole number from 0 to 255, got "-1"`+"\n"+
 			`f.yaml:3:26: inner.wait: invalid duration "z" (hint: a Go duration with a unit, such as 500ms, 5s or 1m)`)
 }
