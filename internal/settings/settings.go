@@ -46,7 +46,7 @@ type Settings struct {
 	// Counters configures the counter namespaces and their durable store.
 	Counters Counters `yaml:"counters"`
 	// Metering is the metering section (tenants, plans, meters), kept as a
-	// YAML node so its own parser can report file:line errors.
+	// YAML node so its own parser can report positioned errors.
 	Metering yaml.Node `yaml:"metering"`
 	// File is the settings file these settings were loaded from, if any.
 	File string `yaml:"-"`
