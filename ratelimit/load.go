@@ -116,11 +116,7 @@ var (
 // loadFile loads the domain of one file and appends the file's problems.
 func (l *loader) loadFile(file string, data []byte) {
 	l.d = yamlconf.NewDecoder(file)
-	defer func() {
-		if err := l.d.Err(); err != nil {
-			l.errs = append(l.errs, err.(yamlconf.Errors)...)
-		}
-	}()
+	defer func() { l.errs = append(l.errs, l.d.Errors()...) }()
 	root := l.d.Document(data)
 	if root == nil {
 		if l.d.Count() == 0 {

@@ -19,6 +19,7 @@
 package yamlconf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -56,13 +57,18 @@ func (d *Decoder) Errorf(n *yaml.Node, path, format string, args ...any) {
 // Count returns how many problems were recorded so far.
 func (d *Decoder) Count() int { return len(d.errs) }
 
-// Err returns the problems in line and column order as Errors, or nil.
+// Errors returns the problems recorded so far, in line and column order.
+func (d *Decoder) Errors() Errors {
+	d.errs.sortByPosition()
+	return d.errs
+}
+
+// Err returns Errors as an error, or nil when there is no problem.
 func (d *Decoder) Err() error {
 	if len(d.errs) == 0 {
 		return nil
 	}
-	d.errs.sortByPosition()
-	return d.errs
+	return d.Errors()
 }
 
 // Node returns the value node Decode filled path from, or nil when the file
@@ -73,7 +79,7 @@ func (d *Decoder) Node(path string) *yaml.Node { return d.nodes[path] }
 // nil when the file is empty or not valid YAML (then a problem is
 // recorded). A second document is a problem.
 func (d *Decoder) Document(data []byte) *yaml.Node {
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if !errors.Is(err, io.EOF) {
