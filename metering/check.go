@@ -262,7 +262,7 @@ func (m *Metering) Check(ctx context.Context, req *CheckRequest, res *CheckResul
 			return
 		case quotaStale:
 			m.metrics.backendFailure(backendQuota, m.cfg.FailureMode)
-			if m.cfg.FailureMode == FailDeny {
+			if m.cfg.FailureMode == ratelimit.FailClosed {
 				release()
 				m.deny(res, 503, resultUnavailable, bodyUnavailable)
 				return
@@ -297,7 +297,7 @@ func (m *Metering) Check(ctx context.Context, req *CheckRequest, res *CheckResul
 	if err := m.spool.Append(ctx, sc.events); err != nil {
 		m.metrics.backendFailure(backendSpool, m.cfg.FailureMode)
 		m.logThrottled(now, "cannot spool metering events", err)
-		if m.cfg.FailureMode == FailDeny {
+		if m.cfg.FailureMode == ratelimit.FailClosed {
 			release()
 			res.ResponseHeaders = res.ResponseHeaders[:0]
 			m.deny(res, 503, resultUnavailable, bodyUnavailable)
@@ -369,7 +369,7 @@ func (m *Metering) rateLimit(ctx context.Context, sc *checkScratch, tp *tenantPl
 		// Only malformed requests fail, and these are built here.
 		m.metrics.backendFailure(backendRateLimit, m.cfg.FailureMode)
 		m.logThrottled(m.opts.Now(), "rate limiter refused the request", err)
-		if m.cfg.FailureMode == FailDeny {
+		if m.cfg.FailureMode == ratelimit.FailClosed {
 			m.deny(res, 503, resultUnavailable, bodyUnavailable)
 			return false
 		}

@@ -251,8 +251,8 @@ func TestFailureModes(t *testing.T) {
 		status int
 		result string
 	}{
-		{"deny", 503, `{"error":{"code":"unavailable","message":"metering is temporarily unavailable (hint: retry shortly)"}}`},
-		{"allow", 200, ``},
+		{"fail_closed", 503, `{"error":{"code":"unavailable","message":"metering is temporarily unavailable (hint: retry shortly)"}}`},
+		{"fail_open", 200, ``},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			doc := fmt.Sprintf(quotaDoc, 10, "UTC") + "  failure_mode: " + tc.mode + "\n"

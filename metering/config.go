@@ -32,6 +32,9 @@ const (
 	DefaultRetryMinBackoff = 100 * time.Millisecond
 	// DefaultRetryMaxBackoff bounds the wait between failed shipments.
 	DefaultRetryMaxBackoff = 30 * time.Second
+	// DefaultFailureMode is the failure mode of Checks: fail_closed, so
+	// metering never lets unbilled requests through unless told to.
+	DefaultFailureMode = ratelimit.FailClosed
 )
 
 // Config is a parsed, validated metering section. It is immutable after
@@ -54,9 +57,11 @@ type Config struct {
 	// QuotaRefresh is how often the cached quota counts are re-read from
 	// the accurate counters. Default: DefaultQuotaRefresh.
 	QuotaRefresh time.Duration
-	// FailureMode decides Checks when the spool or the quota counts fail.
-	// Default: FailDeny.
-	FailureMode FailureMode
+	// FailureMode decides Checks when the spool, the quota counts or the
+	// rate limiter fail: ratelimit.FailClosed answers 503, ratelimit.FailOpen
+	// lets the request through (its events may be lost). Written fail_open or
+	// fail_closed. Default: DefaultFailureMode (fail_closed).
+	FailureMode ratelimit.FailureMode
 
 	rateLimit *ratelimit.Config
 	tenants   map[string]*Tenant
@@ -274,26 +279,6 @@ type SpoolConfig struct {
 	// failed shipment. Defaults: DefaultRetryMinBackoff, DefaultRetryMaxBackoff.
 	RetryMinBackoff time.Duration
 	RetryMaxBackoff time.Duration
-}
-
-// FailureMode decides Checks when a metering backend (the spool, the quota
-// counts) fails.
-type FailureMode uint8
-
-// Failure modes.
-const (
-	// FailDeny answers 503 when a backend fails.
-	FailDeny FailureMode = iota
-	// FailAllow lets the request through; its events may be lost.
-	FailAllow
-)
-
-// String returns "deny" or "allow".
-func (m FailureMode) String() string {
-	if m == FailAllow {
-		return "allow"
-	}
-	return "deny"
 }
 
 // RateLimitConfig returns the rate-limit config of the plans' rate_limits:

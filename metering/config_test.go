@@ -70,7 +70,7 @@ func TestQuickstartConfig(t *testing.T) {
 	if cfg.Spool != (SpoolConfig{Dir: "metering-spool", BatchSize: 500, FlushInterval: 500 * time.Millisecond, RetryMinBackoff: DefaultRetryMinBackoff, RetryMaxBackoff: DefaultRetryMaxBackoff}) {
 		t.Errorf("spool = %+v", cfg.Spool)
 	}
-	if !cfg.StripAPIKey || cfg.FailureMode != FailDeny || cfg.QuotaRefresh != 5*time.Second {
+	if !cfg.StripAPIKey || cfg.FailureMode != ratelimit.FailClosed || cfg.QuotaRefresh != 5*time.Second {
 		t.Errorf("strip=%v failure=%v refresh=%v", cfg.StripAPIKey, cfg.FailureMode, cfg.QuotaRefresh)
 	}
 	if got := cfg.RateLimitConfig().Domains(); len(got) != 1 || got[0] != RateLimitDomain {
@@ -83,7 +83,7 @@ func TestDefaults(t *testing.T) {
 	if len(cfg.Identification) != 1 || cfg.Identification[0] != (RouteIdentification{PathPrefix: "/", APIKeyHeader: DefaultAPIKeyHeader}) {
 		t.Errorf("identification = %+v", cfg.Identification)
 	}
-	if !cfg.StripAPIKey || cfg.QuotaRefresh != DefaultQuotaRefresh || cfg.FailureMode != FailDeny || cfg.Spool.Dir != DefaultSpoolDir {
+	if !cfg.StripAPIKey || cfg.QuotaRefresh != DefaultQuotaRefresh || cfg.FailureMode != ratelimit.FailClosed || cfg.Spool.Dir != DefaultSpoolDir {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -164,34 +164,34 @@ func TestConfigErrors(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want ConfigErrors", err)
 	}
-	want := `sidecar.yaml:4: metering.tenants[0].plan: unknown plan "gold" (hint: define it under metering.plans)
-sidecar.yaml:6: metering.tenants[0].api_keys[0]: API key must be "sha256:" and 64 hex digits, the SHA-256 of the key (hint: printf %s "$KEY" | sha256sum); never put the key itself in config
-sidecar.yaml:8: metering.tenants[0].api_keys[2]: API key hash also listed at line 7 (hint: each key belongs to one tenant)
-sidecar.yaml:9: metering.tenants[1].id: invalid tenant id "bad id" (hint: use 1 to 64 letters, digits, '.', '_' or '-')
-sidecar.yaml:11: metering.tenants[2]: missing id (hint: add "id: <tenant id>")
-sidecar.yaml:13: metering.identification[0].path_prefix: path prefix "api" must start with "/"
-sidecar.yaml:13: metering.identification[0]: set api_key_header or trusted_header, not both
-sidecar.yaml:19: metering.plans[0].rate_limits[0].unit: invalid unit "fortnight" (valid: second, minute, hour, day, week, month, year)
-sidecar.yaml:20: metering.plans[0].rate_limits[1].requests_per_unit: must be a whole number from 0 to 4294967295, got "-1"
-sidecar.yaml:20: metering.plans[0].rate_limits[1].window: window 1.5s is not a whole number of seconds (hint: such as 30s or 5m)
-sidecar.yaml:20: metering.plans[0].rate_limits[1].by[1]: invalid by "host" (valid: method, path_prefix; every limit already counts per tenant)
-sidecar.yaml:21: metering.plans[0].rate_limits[2]: missing unit or window (hint: add "unit: minute" or "window: 30s")
-sidecar.yaml:23: metering.plans[0].quotas[0].requests_per_month: must be a whole number from 1 to 9007199254740992, got "0"
-sidecar.yaml:23: metering.plans[0].quotas[0].time_zone: unknown time zone "Mars/Olympus" (hint: an IANA name such as UTC or Europe/Berlin)
-sidecar.yaml:24: metering.plans[1].name: duplicate plan "demo", first at line 17 (hint: names must be unique)
-sidecar.yaml:28: metering.meters[0].value: response_bytes is known only after the response (hint: use source: access_log)
-sidecar.yaml:29: metering.meters[0].filters.status_classes: the status is known only after the response (hint: use source: access_log)
-sidecar.yaml:32: metering.meters[1].value: invalid value "bytes" (valid: requests, request_bytes, response_bytes, duration_ms, header:<name>)
-sidecar.yaml:33: metering.meters[1].filters.status_classes[1]: invalid status class "<50" (valid: a class such as 2xx, a code such as 404, or a comparison such as <500 or >=400)
-sidecar.yaml:34: metering.meters[1].group_by: must include tenant (hint: [tenant] or [tenant, route])
-sidecar.yaml:35: metering.meters[1].type: invalid counter type "exact" (valid: eventual, accurate)
-sidecar.yaml:36: metering.meters[2].name: duplicate meter "requests", first at line 26 (hint: names must be unique)
-sidecar.yaml:37: metering.meters[2].source: invalid source "log" (valid: authz, access_log)
-sidecar.yaml:40: metering.spool.batch_size: must be a whole number from 1 to 100000, got "0"
-sidecar.yaml:41: metering.spool.flush_interval: invalid duration "soon" (hint: a positive Go duration such as 500ms, 5s or 1m)
-sidecar.yaml:42: metering.quota_refresh: invalid duration "5" (hint: a positive Go duration such as 500ms, 5s or 1m)
-sidecar.yaml:43: metering.failure_mode: invalid failure mode "open" (valid: deny, allow)
-sidecar.yaml:44: metering: unknown key "colour" (allowed: tenants, identification, strip_api_key, plans, meters, spool, quota_refresh, failure_mode)`
+	want := `sidecar.yaml:4:13: metering.tenants[0].plan: unknown plan "gold" (hint: define it under metering.plans)
+sidecar.yaml:6:11: metering.tenants[0].api_keys[0]: API key must be "sha256:" and 64 hex digits, the SHA-256 of the key (hint: printf %s "$KEY" | sha256sum); never put the key itself in config
+sidecar.yaml:8:11: metering.tenants[0].api_keys[2]: API key hash also listed at line 7 (hint: each key belongs to one tenant)
+sidecar.yaml:9:11: metering.tenants[1].id: invalid tenant id "bad id" (hint: use 1 to 64 letters, digits, '.', '_' or '-')
+sidecar.yaml:11:7: metering.tenants[2]: missing id (hint: add "id: <tenant id>")
+sidecar.yaml:13:7: metering.identification[0]: set api_key_header or trusted_header, not both
+sidecar.yaml:13:20: metering.identification[0].path_prefix: path prefix "api" must start with "/"
+sidecar.yaml:19:42: metering.plans[0].rate_limits[0].unit: "fortnight" is not one of second, minute, hour, day, week, month, year
+sidecar.yaml:20:31: metering.plans[0].rate_limits[1].requests_per_unit: must be a whole number from 0 to 4294967295, got "-1"
+sidecar.yaml:20:43: metering.plans[0].rate_limits[1].window: must be a whole number of seconds, at least 1s, got 1.5s (hint: such as 30s, 5m or 36h)
+sidecar.yaml:20:64: metering.plans[0].rate_limits[1].by[1]: invalid by "host" (valid: method, path_prefix; every limit already counts per tenant)
+sidecar.yaml:21:11: metering.plans[0].rate_limits[2]: missing unit or window (hint: add "unit: minute" or "window: 30s")
+sidecar.yaml:23:32: metering.plans[0].quotas[0].requests_per_month: must be a whole number from 1 to 9007199254740992, got "0"
+sidecar.yaml:23:46: metering.plans[0].quotas[0].time_zone: unknown time zone "Mars/Olympus" (hint: an IANA name such as UTC or Europe/Berlin)
+sidecar.yaml:24:13: metering.plans[1].name: duplicate plan "demo", first at line 17 (hint: names must be unique)
+sidecar.yaml:28:14: metering.meters[0].value: response_bytes is known only after the response (hint: use source: access_log)
+sidecar.yaml:29:33: metering.meters[0].filters.status_classes: the status is known only after the response (hint: use source: access_log)
+sidecar.yaml:32:14: metering.meters[1].value: invalid value "bytes" (valid: requests, request_bytes, response_bytes, duration_ms, header:<name>)
+sidecar.yaml:33:41: metering.meters[1].filters.status_classes[1]: invalid status class "<50" (valid: a class such as 2xx, a code such as 404, or a comparison such as <500 or >=400)
+sidecar.yaml:34:17: metering.meters[1].group_by: must include tenant (hint: [tenant] or [tenant, route])
+sidecar.yaml:35:13: metering.meters[1].type: "exact" is not one of eventual, accurate
+sidecar.yaml:36:13: metering.meters[2].name: duplicate meter "requests", first at line 26 (hint: names must be unique)
+sidecar.yaml:37:15: metering.meters[2].source: "log" is not one of authz, access_log
+sidecar.yaml:40:17: metering.spool.batch_size: must be a whole number from 1 to 100000, got "0"
+sidecar.yaml:41:21: metering.spool.flush_interval: invalid duration "soon" (hint: a Go duration with a unit, such as 500ms, 5s or 1m)
+sidecar.yaml:42:18: metering.quota_refresh: invalid duration "5" (hint: a Go duration with a unit, such as 500ms, 5s or 1m)
+sidecar.yaml:43:17: metering.failure_mode: "open" is not one of fail_open, fail_closed
+sidecar.yaml:44:3: metering: unknown key "colour" (allowed: tenants, identification, strip_api_key, plans, meters, spool, quota_refresh, failure_mode)`
 	if got := err.Error(); got != want {
 		t.Errorf("errors:\n%s\n\nwant:\n%s", got, want)
 		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")

@@ -8,7 +8,7 @@
 //
 // ParseConfig reads the sidecar YAML's metering: section (see
 // testdata/quickstart.yaml) and reports every problem as
-// "file:line: metering.path: problem (hint)". API keys are stored as
+// "file:line:col: metering.path: problem (hint)". API keys are stored as
 // "sha256:<hex>" only. Identification rules pick, by longest path prefix,
 // an API key header or a trusted header set by an upstream authenticator
 // (e.g. x-jwt-sub after jwt_authn); paths no rule matches read x-api-key.

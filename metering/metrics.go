@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tollgate/tollgate/ratelimit"
 )
 
 // Backends whose failures metering counts.
@@ -35,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}, []string{"result"})
 	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tollgate_metering_backend_failures_total",
-		Help: "Checks that met a failing backend (spool, quota, ratelimit), by the failure mode applied (deny, allow).",
+		Help: "Checks that met a failing backend (spool, quota, ratelimit), by the failure mode applied (fail_open, fail_closed).",
 	}, []string{"backend", "mode"})
 	refresh := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tollgate_metering_quota_refresh_errors_total",
@@ -59,14 +61,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.checks[i] = checks.WithLabelValues(name)
 	}
 	for b, name := range backendNames {
-		for mode := range 2 {
-			m.failures[b][mode] = failures.WithLabelValues(name, FailureMode(mode).String())
+		for _, mode := range []ratelimit.FailureMode{ratelimit.FailOpen, ratelimit.FailClosed} {
+			m.failures[b][mode] = failures.WithLabelValues(name, mode.String())
 		}
 	}
 	return m, nil
 }
 
-func (m *metrics) backendFailure(backend int, mode FailureMode) {
+func (m *metrics) backendFailure(backend int, mode ratelimit.FailureMode) {
 	m.failures[backend][mode].Inc()
 }
 

@@ -114,6 +114,15 @@ var unitNames = []struct {
 	{"year", UnitYear},
 }
 
+// unitList is the unit names in order of length, for messages.
+var unitList = func() []string {
+	names := make([]string, len(unitNames))
+	for i, n := range unitNames {
+		names[i] = n.name
+	}
+	return names
+}()
+
 // Duration returns the window length of u (a month is 30 days, a year 365
 // days, as in envoyproxy/ratelimit), or 0 for an unknown unit.
 func (u Unit) Duration() time.Duration {
@@ -177,4 +186,13 @@ func matchWildcard(parts []string, value string) bool {
 		rest = rest[i+len(p):]
 	}
 	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -31,7 +31,8 @@
 // (fixed_window, the default, sliding_window, token_bucket) and window (a Go
 // duration of whole seconds, used instead of unit; Envoy is told the longest
 // unit not longer than the window). Unknown keys and every other mistake are
-// reported together as ConfigErrors, one "file:line: message" each.
+// reported together as ConfigErrors, one "file:line:col: path: message
+// (hint)" each, such as "descriptors[0].rate_limit.unit" for the path.
 //
 // # Matching
 //

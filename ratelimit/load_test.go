@@ -54,54 +54,62 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{"malformed YAML", "domain: d\ndescriptors:\n  - key: a\n   value: b\n",
 			"a.yaml:2: invalid YAML: did not find expected '-' indicator"},
-		{"empty file", "", `a.yaml: missing domain: the file is empty (hint: start it with "domain: <name>")`},
-		{"missing domain", "descriptors: []\n", `a.yaml:1: missing domain (hint: add "domain: <name>" at the top level)`},
-		{"empty domain", "domain: \"\"\n", `a.yaml:1: missing domain (hint: add "domain: <name>" at the top level)`},
-		{"root not mapping", "- a\n", "a.yaml:1: top level must be a mapping of keys to values, got a list"},
+		{"empty file", "",
+			"a.yaml: missing domain: the file is empty (hint: start it with \"domain: <name>\")"},
+		{"missing domain", "descriptors: []\n",
+			"a.yaml:1:1: domain: missing (hint: add \"domain: <name>\" at the top level)"},
+		{"empty domain", "domain: \"\"\n",
+			"a.yaml:1:9: domain: missing (hint: add \"domain: <name>\" at the top level)"},
+		{"root not mapping", "- a\n",
+			"a.yaml:1:1: must be a mapping of keys to values, got a list"},
 		{"unknown root key", "domain: d\ndescriptor: []\n",
-			`a.yaml:2: unknown key "descriptor" in top level (allowed: domain, descriptors)`},
+			"a.yaml:2:1: unknown key \"descriptor\" (allowed: domain, descriptors)"},
 		{"unknown descriptor key", "domain: d\ndescriptors:\n  - key: a\n    ratelimit: {unit: second, requests_per_unit: 1}\n",
-			`a.yaml:4: unknown key "ratelimit" in descriptor (allowed: key, value, rate_limit, rate_limits, descriptors, shadow_mode, quota_mode, detailed_metric, value_to_metric, share_threshold, metadata)`},
+			"a.yaml:4:5: descriptors[0]: unknown key \"ratelimit\" (allowed: key, value, rate_limit, rate_limits, descriptors, shadow_mode, quota_mode, detailed_metric, value_to_metric, share_threshold, metadata)"},
 		{"unknown rate_limit key", "domain: d\ndescriptors:\n  - key: a\n    rate_limit:\n      units: second\n      unit: second\n      requests_per_unit: 1\n",
-			`a.yaml:5: unknown key "units" in rate_limit (allowed: unit, requests_per_unit, unlimited, name, replaces, algorithm, window)`},
-		{"repeated key", "domain: d\ndomain: e\n", `a.yaml:2: key "domain" repeated in top level, first at line 1 (hint: keep one)`},
+			"a.yaml:5:7: descriptors[0].rate_limit: unknown key \"units\" (allowed: unit, requests_per_unit, unlimited, name, replaces, algorithm, window)"},
+		{"repeated key", "domain: d\ndomain: e\n",
+			"a.yaml:2:1: key \"domain\" repeated, first at line 1 (hint: keep one)"},
 		{"bad unit", "domain: d\ndescriptors:\n  - key: a\n    rate_limit:\n      unit: fortnight\n      requests_per_unit: 1\n",
-			`a.yaml:5: invalid unit "fortnight" (valid units: second, minute, hour, day, week, month, year)`},
+			"a.yaml:5:13: descriptors[0].rate_limit.unit: \"fortnight\" is not one of second, minute, hour, day, week, month, year"},
 		{"missing unit", "domain: d\ndescriptors:\n  - key: a\n    rate_limit:\n      requests_per_unit: 1\n",
-			"a.yaml:5: rate_limit needs a unit (second, minute, hour, day, week, month, year) or a window such as 30s"},
+			"a.yaml:5:7: descriptors[0].rate_limit: missing unit or window (hint: add \"unit: minute\" or \"window: 30s\")"},
 		{"missing requests_per_unit", "domain: d\ndescriptors:\n  - key: a\n    rate_limit:\n      unit: second\n",
-			"a.yaml:5: rate_limit needs requests_per_unit (hint: the number of requests allowed per unit, 0 blocks all)"},
+			"a.yaml:5:7: descriptors[0].rate_limit: missing requests_per_unit (hint: the number of requests allowed per unit, 0 blocks all)"},
 		{"negative requests_per_unit", "domain: d\ndescriptors:\n  - key: a\n    rate_limit: {unit: second, requests_per_unit: -1}\n",
-			`a.yaml:4: requests_per_unit must be a whole number from 0 to 4294967295, got "-1"`},
+			"a.yaml:4:51: descriptors[0].rate_limit.requests_per_unit: must be a whole number from 0 to 4294967295, got \"-1\""},
 		{"unlimited with unit", "domain: d\ndescriptors:\n  - key: a\n    rate_limit:\n      unlimited: true\n      unit: day\n      requests_per_unit: 25\n",
-			"a.yaml:6: unit cannot be set when unlimited is true (hint: remove unit or unlimited)\n" +
-				"a.yaml:7: requests_per_unit cannot be set when unlimited is true (hint: remove requests_per_unit or unlimited)"},
+			"a.yaml:6:13: descriptors[0].rate_limit.unit: cannot be set when unlimited is true (hint: remove unit or unlimited)\na.yaml:7:26: descriptors[0].rate_limit.requests_per_unit: cannot be set when unlimited is true (hint: remove requests_per_unit or unlimited)"},
 		{"unlimited among limits", "domain: d\ndescriptors:\n  - key: a\n    rate_limit: {unlimited: true}\n    rate_limits:\n      - {unit: second, requests_per_unit: 1}\n",
-			"a.yaml:4: unlimited: true cannot be combined with other limits on the same descriptor (hint: keep only the unlimited one)"},
+			"a.yaml:4:17: descriptors[0].rate_limit: unlimited: true cannot be combined with other limits on the same descriptor (hint: keep only the unlimited one)"},
 		{"replaces itself", "domain: d\ndescriptors:\n  - key: a\n    rate_limit:\n      name: self\n      replaces:\n        - name: self\n      unit: second\n      requests_per_unit: 5\n",
-			`a.yaml:7: rate_limit "self" replaces itself (hint: remove "self" from replaces)`},
+			"a.yaml:7:11: descriptors[0].rate_limit.replaces[0]: rate_limit \"self\" replaces itself (hint: remove \"self\" from replaces)"},
 		{"empty replaces", "domain: d\ndescriptors:\n  - key: a\n    rate_limit:\n      replaces:\n        - name: \"\"\n      unit: second\n      requests_per_unit: 5\n",
-			`a.yaml:6: replaces entry has no name (hint: write "- name: <rate_limit name>")`},
+			"a.yaml:6:11: descriptors[0].rate_limit.replaces[0]: missing name (hint: write \"- name: <rate_limit name>\")"},
 		{"duplicate descriptor", "domain: d\ndescriptors:\n  - key: a\n    value: b\n  - key: a\n    value: b\n",
-			`a.yaml:5: duplicate descriptor key "a" value "b" at this level, first at line 3 (hint: merge the two entries)`},
+			"a.yaml:5:5: descriptors[1]: duplicate descriptor key \"a\" value \"b\" at this level, first at line 3 (hint: merge the two entries)"},
 		{"duplicate default descriptor", "domain: d\ndescriptors:\n  - key: a\n    descriptors:\n      - key: x\n      - key: x\n",
-			`a.yaml:6: duplicate descriptor key "x" without value at this level, first at line 5 (hint: merge the two entries)`},
-		{"empty key", "domain: d\ndescriptors:\n  - value: b\n", `a.yaml:3: descriptor has no key (hint: add "key: <descriptor key>")`},
+			"a.yaml:6:9: descriptors[0].descriptors[1]: duplicate descriptor key \"x\" without value at this level, first at line 5 (hint: merge the two entries)"},
+		{"empty key", "domain: d\ndescriptors:\n  - value: b\n",
+			"a.yaml:3:5: descriptors[0]: missing key (hint: add \"key: <descriptor key>\")"},
 		{"share_threshold without wildcard", "domain: d\ndescriptors:\n  - key: a\n    value: b\n    share_threshold: true\n",
-			`a.yaml:5: share_threshold needs a wildcard value (containing '*'), but value is "b" (hint: use a value such as "prefix*" or remove share_threshold)`},
-		{"bad bool", "domain: d\ndescriptors:\n  - key: a\n    shadow_mode: maybe\n", `a.yaml:4: shadow_mode must be true or false, got "maybe"`},
-		{"metadata not mapping", "domain: d\ndescriptors:\n  - key: a\n    metadata: [1]\n", "a.yaml:4: metadata must be a mapping, got a list"},
-		{"descriptors not list", "domain: d\ndescriptors: {key: a}\n", `a.yaml:2: descriptors must be a list (items start with "- "), got a mapping`},
+			"a.yaml:5:22: descriptors[0].share_threshold: needs a wildcard value (containing '*'), but value is \"b\" (hint: use a value such as \"prefix*\" or remove share_threshold)"},
+		{"bad bool", "domain: d\ndescriptors:\n  - key: a\n    shadow_mode: maybe\n",
+			"a.yaml:4:18: descriptors[0].shadow_mode: must be true or false, got \"maybe\""},
+		{"metadata not mapping", "domain: d\ndescriptors:\n  - key: a\n    metadata: [1]\n",
+			"a.yaml:4:15: descriptors[0].metadata: must be a mapping of keys to values, got a list"},
+		{"descriptors not list", "domain: d\ndescriptors: {key: a}\n",
+			"a.yaml:2:14: descriptors: must be a list (items start with \"- \"), got a mapping"},
 		{"bad algorithm", "domain: d\ndescriptors:\n  - key: a\n    rate_limit: {unit: second, requests_per_unit: 1, algorithm: leaky}\n",
-			`a.yaml:4: invalid algorithm "leaky" (valid: fixed_window, sliding_window, token_bucket)`},
+			"a.yaml:4:65: descriptors[0].rate_limit.algorithm: \"leaky\" is not one of fixed_window, sliding_window, token_bucket"},
 		{"bad window", "domain: d\ndescriptors:\n  - key: a\n    rate_limit: {window: 1500ms, requests_per_unit: 1}\n",
-			`a.yaml:4: invalid window "1500ms" (hint: a whole number of seconds, at least 1s, written as a Go duration such as 30s, 5m or 36h)`},
+			"a.yaml:4:26: descriptors[0].rate_limit.window: must be a whole number of seconds, at least 1s, got 1.5s (hint: such as 30s, 5m or 36h)"},
 		{"unit and window", "domain: d\ndescriptors:\n  - key: a\n    rate_limit: {unit: minute, window: 30s, requests_per_unit: 1}\n",
-			`a.yaml:4: unit and window are both set (hint: keep window "30s" and drop unit; Envoy is told the nearest unit)`},
-		{"second document", "domain: d\n---\ndomain: e\n", "a.yaml:2: more than one YAML document (hint: put each domain in its own file)"},
+			"a.yaml:4:40: descriptors[0].rate_limit.window: unit and window are both set (hint: keep window and drop unit; Envoy is told the nearest unit)"},
+		{"second document", "domain: d\n---\ndomain: e\n",
+			"a.yaml:2:1: more than one YAML document (hint: keep one document per file)"},
 		{"all errors collected", "domain: d\ndescriptors:\n  - key: a\n    rate_limit: {unit: sec, requests_per_unit: 1}\n  - key: b\n    bogus: 1\n",
-			"a.yaml:4: invalid unit \"sec\" (valid units: second, minute, hour, day, week, month, year)\n" +
-				"a.yaml:6: unknown key \"bogus\" in descriptor (allowed: key, value, rate_limit, rate_limits, descriptors, shadow_mode, quota_mode, detailed_metric, value_to_metric, share_threshold, metadata)"},
+			"a.yaml:4:24: descriptors[0].rate_limit.unit: \"sec\" is not one of second, minute, hour, day, week, month, year\na.yaml:6:5: descriptors[1]: unknown key \"bogus\" (allowed: key, value, rate_limit, rate_limits, descriptors, shadow_mode, quota_mode, detailed_metric, value_to_metric, share_threshold, metadata)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +132,7 @@ func TestLoadConfigErrorType(t *testing.T) {
 	if !errors.As(err, &ces) {
 		t.Fatalf("error %T, want ConfigErrors", err)
 	}
-	want := ConfigError{File: filepath.Join(dir, "a.yaml"), Line: 2, Msg: `unknown key "x" in top level (allowed: domain, descriptors)`}
+	want := ConfigError{File: filepath.Join(dir, "a.yaml"), Line: 2, Col: 1, Msg: `unknown key "x" (allowed: domain, descriptors)`}
 	if len(ces) != 1 || ces[0] != want {
 		t.Errorf("errors %+v, want [%+v]", ces, want)
 	}
@@ -135,7 +143,7 @@ func TestLoadConfigDuplicateDomain(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"a.yaml": "domain: d\n", "b.yml": "# comment\ndomain: d\n"})
 	_, err := LoadConfig(dir)
 	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yml")
-	want := b + `:2: duplicate domain "d", also defined at ` + a + ":1 (hint: each domain must be defined in one file only)"
+	want := b + `:2:9: domain: duplicate domain "d", also defined at ` + a + ":1 (hint: each domain must be defined in one file only)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
@@ -261,4 +269,24 @@ func TestUnitFor(t *testing.T) {
 			t.Errorf("unitFor(%v) = %v, want %v", tt.window, got, tt.want)
 		}
 	}
+}
+
+func TestFailureModeText(t *testing.T) {
+	for _, m := range []FailureMode{FailOpen, FailClosed} {
+		b, err := m.MarshalText()
+		var back FailureMode
+		if err != nil || back.UnmarshalText(b) != nil || back != m {
+			t.Errorf("%v: MarshalText = %q, %v; read back %v", m, b, err, back)
+		}
+	}
+	f := func(in, want string) {
+		t.Helper()
+		var m FailureMode
+		if err := m.UnmarshalText([]byte(in)); err == nil || err.Error() != want {
+			t.Errorf("UnmarshalText(%q) = %v, want %s", in, err, want)
+		}
+	}
+	f("allow", `"allow" is not one of fail_open, fail_closed (hint: allow is now written fail_open)`)
+	f("deny", `"deny" is not one of fail_open, fail_closed (hint: deny is now written fail_closed)`)
+	f("open", `"open" is not one of fail_open, fail_closed`)
 }

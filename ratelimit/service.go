@@ -13,16 +13,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/internal/yamlconf"
 )
 
-// FailureMode says how requests are decided when the counter backend fails.
+// FailureMode says how requests are decided when a backend they need fails.
+// It is the one failure-mode vocabulary of Tollgate: the rate-limit service
+// and metering both take it, written fail_open or fail_closed in config. The
+// zero value is FailOpen; each Options or Config field says its own default.
 type FailureMode uint8
 
 const (
-	// FailOpen answers OK for every descriptor when the backend fails.
+	// FailOpen lets requests through when the backend fails: OK for every
+	// descriptor.
 	FailOpen FailureMode = iota
-	// FailClosed answers OVER_LIMIT for every limited descriptor when the
-	// backend fails.
+	// FailClosed refuses requests when the backend fails: OVER_LIMIT for
+	// every limited descriptor.
 	FailClosed
 )
 
@@ -32,6 +37,29 @@ func (m FailureMode) String() string {
 		return "fail_closed"
 	}
 	return "fail_open"
+}
+
+// MarshalText returns the config word of m: fail_open or fail_closed.
+func (m FailureMode) MarshalText() ([]byte, error) {
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText reads fail_open or fail_closed. The words metering used
+// before (allow, deny) are an error whose hint names the new word.
+func (m *FailureMode) UnmarshalText(text []byte) error {
+	switch s := string(text); s {
+	case "fail_open":
+		*m = FailOpen
+	case "fail_closed":
+		*m = FailClosed
+	case "allow":
+		return errors.New(yamlconf.NotOneOf(s, "fail_open", "fail_closed") + " (hint: allow is now written fail_open)")
+	case "deny":
+		return errors.New(yamlconf.NotOneOf(s, "fail_open", "fail_closed") + " (hint: deny is now written fail_closed)")
+	default:
+		return errors.New(yamlconf.NotOneOf(s, "fail_open", "fail_closed"))
+	}
+	return nil
 }
 
 // Options configures a Service.
@@ -51,10 +79,8 @@ type Options struct {
 	// Default: false.
 	GlobalShadowMode bool
 	// FailureMode decides requests when the counter backend fails.
-	// Default: FailOpen.
+	// Default: FailOpen (the zero value).
 	FailureMode FailureMode
-	// DomainFailureModes overrides FailureMode per domain. Default: none.
-	DomainFailureModes map[string]FailureMode
 }
 
 // EnsureDefaults fills the zero fields of o with their defaults.
@@ -76,14 +102,8 @@ func (o *Options) Validate() error {
 	if o.Counter == nil {
 		errs = append(errs, errors.New("ratelimit: Options.Counter is nil (hint: pass a counter/memory or counter/redis backend)"))
 	}
-	check := func(what string, m FailureMode) {
-		if m != FailOpen && m != FailClosed {
-			errs = append(errs, fmt.Errorf("ratelimit: %s is %d (hint: use FailOpen or FailClosed)", what, m))
-		}
-	}
-	check("Options.FailureMode", o.FailureMode)
-	for d, m := range o.DomainFailureModes {
-		check(fmt.Sprintf("Options.DomainFailureModes[%q]", d), m)
+	if o.FailureMode != FailOpen && o.FailureMode != FailClosed {
+		errs = append(errs, fmt.Errorf("ratelimit: Options.FailureMode is %d (hint: use FailOpen or FailClosed)", o.FailureMode))
 	}
 	return errors.Join(errs...)
 }
@@ -112,8 +132,7 @@ type domainState struct {
 	decisions *decisionCounters
 	// rules holds, by node id, the counters of detailed_metric rules whose
 	// label does not depend on the request.
-	rules       map[int]*ruleCounters
-	failureMode FailureMode
+	rules map[int]*ruleCounters
 }
 
 // New returns a Service deciding with cfg (nil means no domains).
@@ -140,10 +159,7 @@ func (s *Service) SetConfig(cfg *Config) {
 	}
 	st := &state{cfg: cfg, domains: make(map[string]*domainState, len(cfg.domains)), unknown: s.metrics.decisionCounters(unknownDomain)}
 	for name, dc := range cfg.domains {
-		ds := &domainState{dc: dc, decisions: s.metrics.decisionCounters(name), rules: map[int]*ruleCounters{}, failureMode: s.opts.FailureMode}
-		if m, ok := s.opts.DomainFailureModes[name]; ok {
-			ds.failureMode = m
-		}
+		ds := &domainState{dc: dc, decisions: s.metrics.decisionCounters(name), rules: map[int]*ruleCounters{}}
 		s.resolveRules(ds, dc.root)
 		st.domains[name] = ds
 	}
@@ -238,7 +254,7 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *Request, resp *Respo
 		now := s.opts.Now()
 		sc.outs = append(sc.outs[:0], make([]counter.Outcome, len(sc.hits))...)
 		if err := s.opts.Counter.Apply(ctx, now, sc.hits, sc.outs); err != nil {
-			d = s.backendFailed(now, req.Domain, ds.failureMode, err, sc)
+			d = s.backendFailed(now, req.Domain, s.opts.FailureMode, err, sc)
 		}
 	}
 	d = s.decide(ds, req, sc, resp, d)

@@ -333,8 +333,6 @@ func TestFailureModes(t *testing.T) {
 		{"fail open", nil, "OK: OK rem=5 limit=5/second reset=0s; OK rem=5 limit=5/second reset=0s; OK rem=0", "fail_open"},
 		{"fail closed", func(o *Options) { o.FailureMode = FailClosed },
 			"OVER: OVER rem=0 limit=5/second reset=0s; OK rem=0 limit=5/second reset=0s; OK rem=0", "fail_closed"},
-		{"fail closed per domain", func(o *Options) { o.DomainFailureModes = map[string]FailureMode{"d": FailClosed} },
-			"OVER: OVER rem=0 limit=5/second reset=0s; OK rem=0 limit=5/second reset=0s; OK rem=0", "fail_closed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

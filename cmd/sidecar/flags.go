@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/settings"
+	"github.com/tollgate/tollgate/ratelimit"
 )
 
 // configFlags are the flags shared by serve and check-config. Every one can
@@ -22,7 +23,7 @@ type configFlags struct {
 	redisURL    string
 	redisMode   string
 	redisTO     time.Duration
-	failureMode string
+	failureMode ratelimit.FailureMode
 	dataDir     string
 }
 
@@ -37,7 +38,7 @@ func newConfigFlags(name, summary string) *configFlags {
 	fs.StringVar(&c.redisURL, "redis-url", "redis://127.0.0.1:6379", "redis://host:port; for cluster or ring a comma list of host:port")
 	fs.StringVar(&c.redisMode, "redis-mode", "single", "redis topology: single, cluster or ring")
 	fs.DurationVar(&c.redisTO, "redis-timeout", 50*time.Millisecond, "bound on one Redis round trip; past it the failure mode applies")
-	fs.StringVar(&c.failureMode, "failure-mode", "fail_open", "when the backend is unavailable: fail_open (allow) or fail_closed (deny)")
+	fs.TextVar(&c.failureMode, "failure-mode", ratelimit.FailOpen, "when the backend is unavailable: fail_open (allow) or fail_closed (deny)")
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory of the embedded stores")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sidecar %s [flags]\n\n%s\n\nFlags:\n", name, summary)

@@ -115,17 +115,13 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	if err != nil {
 		return fmt.Errorf("cannot load rate-limit config:\n%w", err)
 	}
-	failure := ratelimit.FailOpen
-	if s.RateLimit.FailureMode == "fail_closed" {
-		failure = ratelimit.FailClosed
-	}
 	svc, err := ratelimit.New(ratelimit.Options{
 		Counter:          backend,
 		Now:              time.Now,
 		Logger:           logger,
 		Registerer:       reg,
 		GlobalShadowMode: s.RateLimit.ShadowMode,
-		FailureMode:      failure,
+		FailureMode:      s.RateLimit.FailureMode,
 	}, cfg)
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/settings"
 	"github.com/tollgate/tollgate/internal/testenv"
+	"github.com/tollgate/tollgate/ratelimit"
 )
 
 const testRateLimitYAML = `domain: it
@@ -435,8 +436,8 @@ func TestCheckConfigMetering(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := captureRun(t, []string{"check-config", "--config", bad})
-	if code != 1 || !strings.HasPrefix(out, bad+":4: metering.") || !strings.Contains(out, "nope") {
-		t.Fatalf("check-config = %d %q, want exit 1 and %s:4: metering.…", code, out, bad)
+	if code != 1 || !strings.HasPrefix(out, bad+":4:13: metering.") || !strings.Contains(out, "nope") {
+		t.Fatalf("check-config = %d %q, want exit 1 and %s:4:13: metering.…", code, out, bad)
 	}
 }
 
@@ -451,10 +452,10 @@ func TestRedisDownFailureModes(t *testing.T) {
 	closedAddr := l.Addr().String()
 	l.Close()
 	for _, c := range []struct {
-		mode string
+		mode ratelimit.FailureMode
 		want rlsv3.RateLimitResponse_Code
-	}{{"fail_open", rlsv3.RateLimitResponse_OK}, {"fail_closed", rlsv3.RateLimitResponse_OVER_LIMIT}} {
-		t.Run(c.mode, func(t *testing.T) {
+	}{{ratelimit.FailOpen, rlsv3.RateLimitResponse_OK}, {ratelimit.FailClosed, rlsv3.RateLimitResponse_OVER_LIMIT}} {
+		t.Run(c.mode.String(), func(t *testing.T) {
 			sc := startSidecar(t, func(s *settings.Settings) {
 				s.Backend = "redis"
 				s.Redis.URL = "redis://" + closedAddr
@@ -474,7 +475,7 @@ func TestRedisDownFailureModes(t *testing.T) {
 				t.Fatalf("/readyz = %d %q", code, body)
 			}
 			_, metrics := httpDo(t, "GET", "http://"+sc.addrs.HTTP+"/metrics", "")
-			if !strings.Contains(metrics, `tollgate_ratelimit_decisions_total{code="`+c.mode+`",domain="it"} 1`) {
+			if !strings.Contains(metrics, `tollgate_ratelimit_decisions_total{code="`+c.mode.String()+`",domain="it"} 1`) {
 				t.Fatalf("metrics lack the %s decision", c.mode)
 			}
 		})

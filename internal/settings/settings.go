@@ -1,22 +1,27 @@
 // Package settings holds the sidecar's own configuration: listeners, the
 // rate-limit backend and its failure mode, the data directory. It is read from
 // the YAML file given by `--config`; flags set on the command line win over
-// the file. Errors name the file and line.
+// the file. The file is decoded with internal/yamlconf: unknown keys are
+// errors, and every problem is reported at once as
+// "file:line:col: path: message (hint)".
 package settings
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gocql/gocql"
 	"gopkg.in/yaml.v3"
+
+	"github.com/tollgate/tollgate/internal/yamlconf"
+	"github.com/tollgate/tollgate/ratelimit"
 )
 
 // Settings is the sidecar configuration. The zero value plus EnsureDefaults is
@@ -41,7 +46,7 @@ type Settings struct {
 	// Counters configures the counter namespaces and their durable store.
 	Counters Counters `yaml:"counters"`
 	// Metering is the metering section (tenants, plans, meters), kept as a
-	// YAML node so its own parser can report file:line errors.
+	// YAML node so its own parser can report positioned errors.
 	Metering yaml.Node `yaml:"metering"`
 	// File is the settings file these settings were loaded from, if any.
 	File string `yaml:"-"`
@@ -96,7 +101,8 @@ type Cassandra struct {
 	DataCenters map[string]int `yaml:"datacenters"`
 	// LocalDC routes queries to that data center (LOCAL_* consistency).
 	LocalDC string `yaml:"local_dc"`
-	// Consistency is the read and write consistency. Default: LOCAL_QUORUM.
+	// Consistency is the read and write consistency, a gocql level name in
+	// any case (ONE, QUORUM, LOCAL_QUORUM, ...). Default: LOCAL_QUORUM.
 	Consistency string `yaml:"consistency"`
 	// Timeout bounds one query. Default: 2s.
 	Timeout time.Duration `yaml:"timeout"`
@@ -110,8 +116,8 @@ type RateLimit struct {
 	// ShadowMode reports would-be denials in metrics but allows everything.
 	ShadowMode bool `yaml:"shadow_mode"`
 	// FailureMode is fail_open (allow when the backend is unavailable) or
-	// fail_closed (deny). Default: fail_open.
-	FailureMode string `yaml:"failure_mode"`
+	// fail_closed (deny). Default: fail_open (the zero value).
+	FailureMode ratelimit.FailureMode `yaml:"failure_mode"`
 	// ResponseHeaders configures the RateLimit-* headers.
 	ResponseHeaders ResponseHeaders `yaml:"response_headers"`
 }
@@ -154,7 +160,6 @@ func (s *Settings) EnsureDefaults() {
 	def(&s.DataDir, "./data")
 	def(&s.LogLevel, "info")
 	def(&s.Backend, "memory")
-	def(&s.RateLimit.FailureMode, "fail_open")
 	def(&s.Redis.URL, "redis://127.0.0.1:6379")
 	def(&s.Redis.Mode, "single")
 	if s.Redis.Timeout == 0 {
@@ -173,54 +178,81 @@ func (s *Settings) EnsureDefaults() {
 	}
 }
 
-// Validate reports every problem at once, each naming the setting and a fix.
+// Validate reports every problem at once, each naming the setting and a
+// fix, as yamlconf.Errors without positions: Load has already reported the
+// file's own values at their lines, so what is left came from flags or from
+// several settings together.
 func (s *Settings) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	oneOf := func(name, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
+	var errs yamlconf.Errors
+	s.check(func(path, msg string) { errs = append(errs, yamlconf.Error{Path: path, Msg: msg}) })
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// check reports each problem of s by its setting path. An empty value
+// stands for its default and passes.
+func (s *Settings) check(report func(path, msg string)) {
+	oneOf := func(path, v string, valid ...string) {
+		if v != "" && !slices.Contains(valid, v) {
+			report(path, yamlconf.NotOneOf(v, valid...))
 		}
-		bad("%s: %q is not one of %s", name, v, strings.Join(allowed, ", "))
 	}
 	oneOf("backend", s.Backend, "memory", "redis")
 	oneOf("log_level", s.LogLevel, "debug", "info", "warn", "error")
-	oneOf("ratelimit.failure_mode", s.RateLimit.FailureMode, "fail_open", "fail_closed")
 	oneOf("redis.mode", s.Redis.Mode, "single", "cluster", "ring")
 	oneOf("counters.store", s.Counters.Store, "pebble", "cassandra")
-	for _, name := range sortedKeys(s.Counters.Namespaces) {
-		oneOf("counters.namespaces."+name+".type", s.Counters.Namespaces[name].Type, "best_effort", "eventual", "accurate")
-	}
-	if s.Redis.Timeout < 0 {
-		bad("redis.timeout: %s is negative; use e.g. 50ms", s.Redis.Timeout)
-	}
-	if s.Backend == "redis" {
-		addrs, err := s.Redis.Addrs()
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case s.Redis.Mode == "single" && len(addrs) != 1:
-			bad("redis.url: single mode takes one address, got %d; set redis.mode to cluster or ring for several", len(addrs))
+	for _, name := range slices.Sorted(maps.Keys(s.Counters.Namespaces)) {
+		path := "counters.namespaces." + name + ".type"
+		if typ := s.Counters.Namespaces[name].Type; typ == "" {
+			report(path, `missing (hint: add "type: best_effort", eventual or accurate)`)
+		} else {
+			oneOf(path, typ, "best_effort", "eventual", "accurate")
 		}
 	}
-	return errors.Join(errs...)
+	if c := s.Counters.Cassandra.Consistency; c != "" {
+		if _, err := gocql.ParseConsistencyWrapper(c); err != nil {
+			report("counters.cassandra.consistency", yamlconf.NotOneOf(c, consistencyLevels()...)+" (hint: a Cassandra consistency level, in any case)")
+		}
+	}
+	if s.Redis.Timeout < 0 {
+		report("redis.timeout", "must not be negative, got "+s.Redis.Timeout.String()+" (hint: such as 50ms)")
+	}
+	if s.Backend == "redis" && s.Redis.URL != "" {
+		addrs, problem := parseAddrs(s.Redis.URL)
+		switch {
+		case problem != "":
+			report("redis.url", problem)
+		case (s.Redis.Mode == "" || s.Redis.Mode == "single") && len(addrs) != 1:
+			report("redis.url", fmt.Sprintf("single mode takes one address, got %d (hint: set redis.mode to cluster or ring for several)", len(addrs)))
+		}
+	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// consistencyLevels lists the Cassandra consistency levels gocql reads.
+func consistencyLevels() []string {
+	var names []string
+	for _, c := range []gocql.Consistency{gocql.Any, gocql.One, gocql.Two, gocql.Three, gocql.Quorum, gocql.All, gocql.LocalQuorum, gocql.EachQuorum, gocql.LocalOne} {
+		names = append(names, c.String())
 	}
-	sort.Strings(keys)
-	return keys
+	return names
 }
 
 // Addrs parses URL into host:port addresses.
 func (r *Redis) Addrs() ([]string, error) {
+	addrs, problem := parseAddrs(r.URL)
+	if problem != "" {
+		return nil, errors.New("redis.url: " + problem)
+	}
+	return addrs, nil
+}
+
+// parseAddrs parses a redis URL setting into host:port addresses, or says
+// what is wrong with it.
+func parseAddrs(list string) ([]string, string) {
 	var out []string
-	for _, part := range strings.Split(r.URL, ",") {
+	for _, part := range strings.Split(list, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
@@ -230,18 +262,19 @@ func (r *Redis) Addrs() ([]string, error) {
 		}
 		u, err := url.Parse(part)
 		if err != nil || u.Scheme != "redis" || u.Host == "" || u.Port() == "" {
-			return nil, fmt.Errorf("redis.url: %q is not redis://host:port (a comma list for cluster or ring)", part)
+			return nil, fmt.Sprintf("%q is not redis://host:port (hint: a comma list for cluster or ring)", part)
 		}
 		out = append(out, u.Host)
 	}
 	if len(out) == 0 {
-		return nil, errors.New("redis.url: empty; set e.g. redis://127.0.0.1:6379")
+		return nil, "empty (hint: set e.g. redis://127.0.0.1:6379)"
 	}
-	return out, nil
+	return out, ""
 }
 
-// Load reads the settings file at path. Unknown keys are errors; every error
-// names path:line. Relative paths in the file are taken from the file's
+// Load reads the settings file at path. Unknown keys and bad values are
+// errors, all reported at once as yamlconf.Errors, each at its
+// file:line:col. Relative paths in the file are taken from the file's
 // directory.
 func Load(path string) (*Settings, error) {
 	data, err := os.ReadFile(path)
@@ -249,14 +282,32 @@ func Load(path string) (*Settings, error) {
 		return nil, fmt.Errorf("settings: cannot read %s: %w", path, err)
 	}
 	var s Settings
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
-		return nil, positioned(path, err)
+	d := yamlconf.NewDecoder(path)
+	root := d.Document(data)
+	d.Decode(root, "", &s)
+	s.check(func(p, msg string) { d.Errorf(nodeOf(d, p, root), p, "%s", msg) })
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	s.resolvePaths(filepath.Dir(path))
 	s.File = path
 	return &s, nil
+}
+
+// nodeOf returns the node of path, or of the nearest enclosing setting the
+// file has (the root for none).
+func nodeOf(d *yamlconf.Decoder, path string, root *yaml.Node) *yaml.Node {
+	for path != "" {
+		if n := d.Node(path); n != nil {
+			return n
+		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return root
 }
 
 // resolvePaths makes the file's relative paths relative to dir, the
@@ -267,27 +318,4 @@ func (s *Settings) resolvePaths(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
-}
-
-// positioned rewrites yaml.v3's "yaml: line N: msg" errors as "path:N: msg".
-func positioned(path string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		lines := make([]string, len(te.Errors))
-		for i, e := range te.Errors {
-			e = strings.TrimPrefix(e, "line ")
-			if n, rest, ok := strings.Cut(e, ": field "); ok {
-				if field, _, ok := strings.Cut(rest, " not found in type"); ok {
-					e = n + ": unknown key \"" + field + "\" (see the configuration reference in README.md)"
-				}
-			}
-			lines[i] = path + ":" + e
-		}
-		return errors.New(strings.Join(lines, "\n"))
-	}
-	msg := err.Error()
-	if rest, ok := strings.CutPrefix(msg, "yaml: line "); ok {
-		return errors.New(path + ":" + rest)
-	}
-	return fmt.Errorf("%s: %w", path, err)
 }

@@ -1,10 +1,14 @@
 package settings
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/yamlconf"
+	"github.com/tollgate/tollgate/ratelimit"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -27,7 +31,7 @@ func TestLoadAndDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.GRPCAddr != "127.0.0.1:9999" || s.HTTPAddr != "127.0.0.1:8080" || s.Backend != "redis" ||
-		s.Redis.Timeout != 20*time.Millisecond || s.Redis.Mode != "single" || s.RateLimit.FailureMode != "fail_open" {
+		s.Redis.Timeout != 20*time.Millisecond || s.Redis.Mode != "single" || s.RateLimit.FailureMode != ratelimit.FailOpen {
 		t.Fatalf("unexpected settings %+v", s)
 	}
 	addrs, err := s.Redis.Addrs()
@@ -50,6 +54,22 @@ func TestLoadNamespace(t *testing.T) {
 	}
 }
 
+// TestLoadValues checks the values the decoder converts: the failure mode,
+// a case-insensitive consistency level, YAML 1.1 booleans, lists and maps,
+// and the metering section kept as a node.
+func TestLoadValues(t *testing.T) {
+	p := writeFile(t, "ratelimit:\n  failure_mode: fail_closed\n  shadow_mode: yes\ncounters:\n  store: cassandra\n  cassandra:\n    hosts: [a, b:9043]\n    consistency: local_one\n    datacenters: {dc1: 3}\nmetering:\n  plans: []\n")
+	s, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Counters.Cassandra
+	if s.RateLimit.FailureMode != ratelimit.FailClosed || !s.RateLimit.ShadowMode || len(c.Hosts) != 2 || c.Hosts[1] != "b:9043" ||
+		c.Consistency != "local_one" || c.DataCenters["dc1"] != 3 || s.Metering.Line != 11 {
+		t.Fatalf("unexpected settings %+v", s)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	f := func(body, want string) {
 		t.Helper()
@@ -58,34 +78,49 @@ func TestLoadErrors(t *testing.T) {
 		if err == nil {
 			t.Fatalf("Load(%q) succeeded, want error %q", body, want)
 		}
+		var errs yamlconf.Errors
+		if !errors.As(err, &errs) {
+			t.Fatalf("Load(%q) error is %T, want yamlconf.Errors", body, err)
+		}
 		if got := err.Error(); got != p+":"+want {
 			t.Fatalf("Load(%q) error\n got %q\nwant %q", body, got, p+":"+want)
 		}
 	}
-	f("grpc_addr: a\nbakend: redis\n", `2: unknown key "bakend" (see the configuration reference in README.md)`)
-	f("grpc_addr: [a\n", "1: did not find expected ',' or ']'")
-	f("redis:\n  timeout: soon\n", "2: cannot unmarshal !!str `soon` into time.Duration")
+	f("grpc_addr: a\nbakend: redis\n", `2:1: unknown key "bakend" (allowed: grpc_addr, http_addr, data_dir, log_level, ratelimit, backend, redis, counters, metering)`)
+	f("grpc_addr: [a\n", "1: invalid YAML: did not find expected ',' or ']'")
+	f("redis:\n  timeout: soon\n", `2:12: redis.timeout: invalid duration "soon" (hint: a Go duration with a unit, such as 500ms, 5s or 1m)`)
+	f("counters:\n  cassandra:\n    consistency: LOCAL_QUROUM\n", `3:18: counters.cassandra.consistency: "LOCAL_QUROUM" is not one of ANY, ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE (hint: a Cassandra consistency level, in any case)`)
+	f("counters:\n  namespaces:\n    x: {retention: 1h}\n", `3:8: counters.namespaces.x.type: missing (hint: add "type: best_effort", eventual or accurate)`)
+	f("backend: redis\nredis: {url: \"a:1,b:2\"}\n", `2:14: redis.url: single mode takes one address, got 2 (hint: set redis.mode to cluster or ring for several)`)
 }
 
 func TestValidate(t *testing.T) {
 	s := Settings{Backend: "memcached", Redis: Redis{Mode: "single"}}
 	s.EnsureDefaults()
-	s.RateLimit.FailureMode = "maybe"
+	s.LogLevel = "loud"
 	err := s.Validate()
 	want := `backend: "memcached" is not one of memory, redis` + "\n" +
-		`ratelimit.failure_mode: "maybe" is not one of fail_open, fail_closed`
+		`log_level: "loud" is not one of debug, info, warn, error`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Validate() = %v, want %q", err, want)
 	}
 	s = Settings{Backend: "redis", Redis: Redis{URL: "127.0.0.1:1,127.0.0.1:2"}}
 	s.EnsureDefaults()
 	err = s.Validate()
-	want = "redis.url: single mode takes one address, got 2; set redis.mode to cluster or ring for several"
+	want = "redis.url: single mode takes one address, got 2 (hint: set redis.mode to cluster or ring for several)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Validate() = %v, want %q", err, want)
 	}
 	s.Redis.URL = "http://x"
-	if err := s.Validate(); err == nil || err.Error() != `redis.url: "http://x" is not redis://host:port (a comma list for cluster or ring)` {
+	if err := s.Validate(); err == nil || err.Error() != `redis.url: "http://x" is not redis://host:port (hint: a comma list for cluster or ring)` {
 		t.Fatalf("Validate() = %v", err)
+	}
+	if _, err := s.Redis.Addrs(); err == nil || err.Error() != `redis.url: "http://x" is not redis://host:port (hint: a comma list for cluster or ring)` {
+		t.Fatalf("Addrs() = %v", err)
+	}
+	s.Redis.URL = "redis://127.0.0.1:1"
+	s.Counters.Cassandra.Consistency = "quorum"
+	if err := s.Validate(); err != nil {
+		t.Fatalf("Validate() with consistency quorum = %v", err)
 	}
 }
