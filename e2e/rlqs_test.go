@@ -253,3 +253,24 @@ func TestRLQSTollgateKilled(t *testing.T) {
 		t.Errorf("tollgate_rlqs_streams = %v after the restart, want 1 (Envoy reconnected)", got)
 	}
 }
+
+// TestRLQSMeter: the quickstart's mesh_requests meter, fed by the reports
+// of an Envoy enforcing RLQS, equals the requests the app served, exactly.
+func TestRLQSMeter(t *testing.T) {
+	s := startRLQSSidecar(t)
+	up := startUpstream(t)
+	base := startRLQSEnvoy(t, up, s)
+	var l load
+	offer(t, base, "acme", "/limited", 200, 6*time.Second, &l)
+	served, _, _ := up.served()
+	if served == 0 || int64(served) != l.ok.Load() {
+		t.Fatalf("upstream served %d, clients got %d × 200", served, l.ok.Load())
+	}
+	// Envoy reports every 5 s: the last requests arrive with its next report.
+	eventually(t, 15*time.Second, func() string {
+		if got := s.usage(t, "mesh_requests", "acme"); got != int64(served) {
+			return fmt.Sprintf("mesh_requests = %d, want %d (the requests the app served)", got, served)
+		}
+		return ""
+	})
+}

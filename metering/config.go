@@ -155,12 +155,23 @@ const (
 	SourceAuthz Source = iota + 1
 	// SourceAccessLog counts each access log entry of a known tenant.
 	SourceAccessLog
+	// SourceEvents counts CloudEvents of the meter's event type posted to
+	// /v1/events (RecordEvents).
+	SourceEvents
+	// SourceRLQS counts the requests Envoys' RLQS reports allowed, one
+	// event per bucket and report (RecordRLQS).
+	SourceRLQS
 )
 
-// String returns the config name of s: authz or access_log.
+// String returns the config name of s: authz, access_log, events or rlqs.
 func (s Source) String() string {
-	if s == SourceAccessLog {
+	switch s {
+	case SourceAccessLog:
 		return "access_log"
+	case SourceEvents:
+		return "events"
+	case SourceRLQS:
+		return "rlqs"
 	}
 	return "authz"
 }
@@ -182,6 +193,9 @@ const (
 	// ValueHeader counts the integer value of a header; requests without it
 	// (or with a value that is not a non-negative integer) count nothing.
 	ValueHeader
+	// ValueEventData counts the whole number at Meter.ValuePath in a
+	// CloudEvent's data (events meters).
+	ValueEventData
 )
 
 // CounterType is the kind of durable counter a namespace is read with.
@@ -224,8 +238,19 @@ type Meter struct {
 	Type CounterType
 	// Unit names the quantity in exports. Default: "request" for requests,
 	// "byte" for byte values, "millisecond" for duration_ms, "unit" for
-	// headers.
+	// headers and event values.
 	Unit string
+	// EventType is the CloudEvents type an events meter counts.
+	EventType string
+	// ValuePath is the path into an event's data of the number an events
+	// meter counts (ValueEventData), from "$.a.b".
+	ValuePath []string
+	// BucketKey is the RLQS bucket entry whose value is the tenant, for
+	// rlqs meters. Default: "tenant".
+	BucketKey string
+	// Domain, for rlqs meters, counts only reports of that domain; empty
+	// counts every domain.
+	Domain string
 }
 
 // Filters select requests; an empty list selects all. A request counts when

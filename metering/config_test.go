@@ -186,7 +186,7 @@ sidecar.yaml:33:41: metering.meters[1].filters.status_classes[1]: invalid status
 sidecar.yaml:34:17: metering.meters[1].group_by: must include tenant (hint: [tenant] or [tenant, route])
 sidecar.yaml:35:13: metering.meters[1].type: "exact" is not one of eventual, accurate
 sidecar.yaml:36:13: metering.meters[2].name: duplicate meter "requests", first at line 26 (hint: names must be unique)
-sidecar.yaml:37:15: metering.meters[2].source: "log" is not one of authz, access_log
+sidecar.yaml:37:15: metering.meters[2].source: "log" is not one of authz, access_log, events, rlqs
 sidecar.yaml:40:17: metering.spool.batch_size: must be a whole number from 1 to 100000, got "0"
 sidecar.yaml:41:21: metering.spool.flush_interval: invalid duration "soon" (hint: a Go duration with a unit, such as 500ms, 5s or 1m)
 sidecar.yaml:42:18: metering.quota_refresh: invalid duration "5" (hint: a Go duration with a unit, such as 500ms, 5s or 1m)

@@ -62,6 +62,10 @@ type Options struct {
 	// before quota Checks follow Config.FailureMode. Default: three times
 	// Config.QuotaRefresh.
 	QuotaStaleAfter time.Duration
+	// AcceptWindow says how far before and after now an ingested event of
+	// a namespace may be (the namespace's accept_limit and future_limit).
+	// Default: 5s and 1s, the counters' defaults.
+	AcceptWindow func(namespace string) (past, future time.Duration)
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 	// Logger receives backend errors (throttled). Default: discards.
@@ -137,6 +141,10 @@ type Metering struct {
 	// rules holds the runtime state of each identification rule.
 	rules   []ruleState
 	scratch sync.Pool
+	// eventMeters lists the events meters by event type; rlqsMeters the
+	// rlqs meters.
+	eventMeters map[string][]*Meter
+	rlqsMeters  []*Meter
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -158,6 +166,15 @@ func Open(opts Options) (*Metering, error) {
 	}
 	m.quotas = newQuotaTracker(opts.Counts, opts.CountTimeout, opts.QuotaStaleAfter)
 	m.buildPlans()
+	m.eventMeters = map[string][]*Meter{}
+	for i := range cfg.Meters {
+		switch mt := &cfg.Meters[i]; mt.Source {
+		case SourceEvents:
+			m.eventMeters[mt.EventType] = append(m.eventMeters[mt.EventType], mt)
+		case SourceRLQS:
+			m.rlqsMeters = append(m.rlqsMeters, mt)
+		}
+	}
 	dir := cfg.Spool.Dir
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(opts.DataDir, dir)

@@ -26,6 +26,8 @@ type metrics struct {
 	quotaRefreshErrors prometheus.Counter
 	accessLogRecorded  prometheus.Counter
 	accessLogUnknown   prometheus.Counter
+	ingested           prometheus.Counter
+	ingestRefused      prometheus.Counter
 	// lastLog is the Unix nanosecond time an error was last logged.
 	lastLog atomic.Int64
 }
@@ -47,7 +49,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "tollgate_metering_access_log_entries_total",
 		Help: "Access log entries by result: recorded, unknown_tenant (not metered).",
 	}, []string{"result"})
-	for _, c := range []prometheus.Collector{checks, failures, refresh, entries} {
+	ingest := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_metering_ingested_events_total",
+		Help: "CloudEvents posted to /v1/events, by result: accepted (in the spool) or refused.",
+	}, []string{"result"})
+	for _, c := range []prometheus.Collector{checks, failures, refresh, entries, ingest} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -56,6 +62,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		quotaRefreshErrors: refresh,
 		accessLogRecorded:  entries.WithLabelValues("recorded"),
 		accessLogUnknown:   entries.WithLabelValues("unknown_tenant"),
+		ingested:           ingest.WithLabelValues("accepted"),
+		ingestRefused:      ingest.WithLabelValues("refused"),
 	}
 	for i, name := range resultNames {
 		m.checks[i] = checks.WithLabelValues(name)

@@ -24,7 +24,7 @@ var (
 	planKeys      = []string{"name", "rate_limits", "quotas"}
 	rateLimitKeys = []string{"requests_per_unit", "unit", "window", "algorithm", "by"}
 	quotaKeys     = []string{"name", "requests_per_month", "time_zone", "namespace"}
-	meterKeys     = []string{"name", "source", "value", "filters", "group_by", "namespace", "type", "unit"}
+	meterKeys     = []string{"name", "source", "value", "filters", "group_by", "namespace", "type", "unit", "event_type", "bucket_key", "domain"}
 	filterKeys    = []string{"methods", "path_prefixes", "status_classes"}
 	spoolKeys     = []string{"dir", "batch_size", "flush_interval", "retry_min_backoff", "retry_max_backoff"}
 )

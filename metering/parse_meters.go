@@ -31,16 +31,21 @@ func (p *parser) meters(cfg *Config, n *yaml.Node) {
 			m.Name = ""
 		}
 		if sn := f.Get("source"); sn == nil {
-			p.errorf(f.Node, path, "missing source (hint: authz or access_log)")
+			p.errorf(f.Node, path, "missing source (hint: authz, access_log, events or rlqs)")
 		} else {
-			switch s, _ := p.d.OneOf(sn, path+".source", "authz", "access_log"); s {
+			switch s, _ := p.d.OneOf(sn, path+".source", "authz", "access_log", "events", "rlqs"); s {
 			case "authz":
 				m.Source = SourceAuthz
 			case "access_log":
 				m.Source = SourceAccessLog
+			case "events":
+				m.Source = SourceEvents
+			case "rlqs":
+				m.Source = SourceRLQS
 			}
 		}
 		p.meterValue(&m, f, path)
+		p.sourceFields(&m, f, path)
 		p.filters(&m, f.Get("filters"), path+".filters")
 		p.groupBy(&m, f.Get("group_by"), path+".group_by")
 		m.Namespace = m.Name
@@ -87,10 +92,36 @@ func defaultUnit(v ValueKind) string {
 func (p *parser) meterValue(m *Meter, f yamlconf.Fields, path string) {
 	vn := f.Get("value")
 	if vn == nil {
-		p.errorf(f.Node, path, "missing value (hint: requests, request_bytes, response_bytes, duration_ms or header:<name>)")
+		switch m.Source {
+		case SourceEvents:
+			p.errorf(f.Node, path, "missing value (hint: requests, or the path of a number in the event's data such as $.tokens)")
+		case SourceRLQS:
+			p.errorf(f.Node, path, "missing value (hint: requests)")
+		default:
+			p.errorf(f.Node, path, "missing value (hint: requests, request_bytes, response_bytes, duration_ms or header:<name>)")
+		}
 		return
 	}
 	s, _ := p.d.String(vn, path+".value")
+	switch m.Source {
+	case SourceEvents:
+		if s == "requests" {
+			m.Value = ValueRequests
+			return
+		}
+		if vp, ok := parseValuePath(s); ok {
+			m.Value, m.ValuePath = ValueEventData, vp
+			return
+		}
+		p.errorf(vn, path+".value", "invalid value %q for an events meter (valid: requests, or a path such as $.tokens or $.usage.output_tokens)", s)
+		return
+	case SourceRLQS:
+		if s != "requests" {
+			p.errorf(vn, path+".value", "invalid value %q for an rlqs meter (valid: requests: RLQS reports count requests)", s)
+		}
+		m.Value = ValueRequests
+		return
+	}
 	switch {
 	case s == "requests":
 		m.Value = ValueRequests
@@ -110,6 +141,58 @@ func (p *parser) meterValue(m *Meter, f yamlconf.Fields, path string) {
 	}
 	if (m.Value == ValueResponseBytes || m.Value == ValueDurationMS) && m.Source == SourceAuthz {
 		p.errorf(vn, path+".value", "%s is known only after the response (hint: use source: access_log)", s)
+	}
+}
+
+// parseValuePath parses "$.a.b" into [a b]: a dotted path of JSON object
+// keys from the event's data.
+func parseValuePath(s string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(s, "$.")
+	if !ok || rest == "" {
+		return nil, false
+	}
+	parts := strings.Split(rest, ".")
+	for _, part := range parts {
+		if part == "" || strings.ContainsAny(part, "[]*$ ") {
+			return nil, false
+		}
+	}
+	return parts, true
+}
+
+// sourceFields reads the keys that belong to one source and refuses those
+// that do not apply to the meter's source.
+func (p *parser) sourceFields(m *Meter, f yamlconf.Fields, path string) {
+	onlyFor := func(key string, src Source) {
+		if n := f.Get(key); n != nil && m.Source != src {
+			p.errorf(n, path+"."+key, "%s applies only to source %s", key, src)
+		}
+	}
+	onlyFor("event_type", SourceEvents)
+	onlyFor("bucket_key", SourceRLQS)
+	onlyFor("domain", SourceRLQS)
+	switch m.Source {
+	case SourceEvents:
+		if n := f.Get("event_type"); n == nil {
+			p.errorf(f.Node, path, "missing event_type (hint: the CloudEvents type this meter counts, such as com.example.llm.completion)")
+		} else {
+			m.EventType, _ = p.d.String(n, path+".event_type")
+		}
+	case SourceRLQS:
+		m.BucketKey = "tenant"
+		if n := f.Get("bucket_key"); n != nil {
+			m.BucketKey, _ = p.d.String(n, path+".bucket_key")
+		}
+		if n := f.Get("domain"); n != nil {
+			m.Domain, _ = p.d.String(n, path+".domain")
+		}
+	}
+	if m.Source == SourceEvents || m.Source == SourceRLQS {
+		for _, key := range []string{"filters", "group_by"} {
+			if n := f.Get(key); n != nil {
+				p.errorf(n, path+"."+key, "%s applies only to sources authz and access_log (hint: an %s meter counts every event of its tenant)", key, m.Source)
+			}
+		}
 	}
 }
 

@@ -111,6 +111,10 @@ func openMetering(mc *metering.Config, s *settings.Settings, counters *durableCo
 	}
 	m, err := metering.Open(metering.Options{
 		Config: mc, DataDir: s.DataDir, Sink: storeSink{counters.store}, Counts: counters, RateLimiter: limiter,
+		AcceptWindow: func(ns string) (time.Duration, time.Duration) {
+			n := counters.namespaces[ns]
+			return n.AcceptLimit, n.FutureLimit
+		},
 		Now: time.Now, Logger: logger, Registerer: reg,
 	})
 	if err != nil {

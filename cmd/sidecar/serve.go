@@ -127,19 +127,8 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 		return err
 	}
 
-	quotas, err := rlqs.New(rlqs.Options{
-		Config: svc.Config, Counter: backend, Shared: s.Backend == "redis", GlobalShadowMode: s.RateLimit.ShadowMode,
-		Now: time.Now, Logger: logger, Registerer: reg,
-	})
-	if err != nil {
-		return err
-	}
-	defer quotas.Close()
-
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	quotasDone := make(chan error, 1)
-	go func() { quotasDone <- quotas.Run(runCtx) }()
 
 	var meter *meteringService
 	meterDone := make(chan error, 1)
@@ -154,6 +143,22 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	} else {
 		meterDone <- nil
 	}
+
+	rlqsOpts := rlqs.Options{
+		Config: svc.Config, Counter: backend, Shared: s.Backend == "redis", GlobalShadowMode: s.RateLimit.ShadowMode,
+		Now: time.Now, Logger: logger, Registerer: reg,
+	}
+	if meter != nil {
+		rlqsOpts.OnUsage = meter.RecordRLQS
+	}
+	quotas, err := rlqs.New(rlqsOpts)
+	if err != nil {
+		return err
+	}
+	defer quotas.Close()
+	quotasDone := make(chan error, 1)
+	go func() { quotasDone <- quotas.Run(runCtx) }()
+
 	watchDone := make(chan error, 1)
 	if s.RateLimit.Config != "" {
 		go func() {
@@ -218,6 +223,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	if meter != nil {
 		mux.Handle("/v1/usage", httpapi.UsageHandler(meter.reporter))
 		mux.Handle("/v1/export", httpapi.ExportHandler(meter.reporter))
+		mux.Handle("/v1/events", httpapi.EventsHandler(meter))
 	}
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
