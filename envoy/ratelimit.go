@@ -77,10 +77,15 @@ type exchange struct {
 }
 
 // ShouldRateLimit implements envoy.service.ratelimit.v3.RateLimitService.
+// A request over ratelimit.Request.Validate's bounds gets INVALID_ARGUMENT
+// (on /json, HTTP 400).
 func (s *RateLimitServer) ShouldRateLimit(ctx context.Context, in *rlsv3.RateLimitRequest) (*rlsv3.RateLimitResponse, error) {
 	x := s.pool.Get().(*exchange)
 	defer s.pool.Put(x)
 	x.fromProto(in)
+	if err := x.req.Validate(); err != nil {
+		return nil, grpcError(err)
+	}
 	if err := s.decider.ShouldRateLimit(ctx, &x.req, &x.resp); err != nil {
 		return nil, grpcError(err)
 	}

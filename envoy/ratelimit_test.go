@@ -1,15 +1,23 @@
 package envoy
 
 import (
+	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/tollgate/tollgate/counter/memory"
+	"github.com/tollgate/tollgate/internal/httperr"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -85,5 +93,27 @@ func TestShouldRateLimitAllocs(t *testing.T) {
 		if got != 4 {
 			t.Errorf("%d descriptors: %v allocations per call, want 4", len(entries), got)
 		}
+	}
+}
+
+// TestRequestBounds checks that both transports refuse a descriptor value
+// over ratelimit.MaxValueLen before deciding, with the same message.
+func TestRequestBounds(t *testing.T) {
+	const msg = `ratelimit: invalid request: descriptor 1 entry 0 (key "b"): value is 257 bytes, over the limit of 256 (rate-limit on a shorter value, such as a hash or a prefix of it)`
+	s := newTestServer(t)
+	req := benchRequest([][2]string{{"a", "1"}, {"b", strings.Repeat("v", ratelimit.MaxValueLen+1)}})
+	_, err := s.ShouldRateLimit(context.Background(), req)
+	if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || st.Message() != msg {
+		t.Errorf("gRPC: error %v, want InvalidArgument %q", err, msg)
+	}
+
+	body, err := protojson.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.JSONHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/json", bytes.NewReader(body)))
+	if want := string(httperr.Body("InvalidArgument", msg)) + "\n"; rec.Code != http.StatusBadRequest || rec.Body.String() != want {
+		t.Errorf("/json: %d %s, want 400 %s", rec.Code, rec.Body, want)
 	}
 }

@@ -9,7 +9,8 @@
 //	POST /v1/counter/batchAdd   {"requests":[<add body>, ...]}                                                   -> {}
 //
 // generation_time is RFC 3339. Errors are {"error":{"code","message"}} with
-// 404 for an unknown namespace and 400 for anything the caller must fix.
+// 404 for an unknown namespace, 400 for anything the caller must fix, 413 for
+// a body over 8 MiB, and 405 (with Allow: POST) for another method.
 package api
 
 import (

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/counter/global"
@@ -40,6 +41,12 @@ type countBody struct {
 
 // errBadRequest marks request bodies the caller must fix.
 var errBadRequest = errors.New("bad request")
+
+// errTooLarge marks a body over maxBody (HTTP 413).
+var errTooLarge = errors.New("body too large")
+
+// ops are the operations, each served at POST /v1/counter/<op>.
+var ops = map[string]bool{"add": true, "addAndGet": true, "get": true, "clear": true, "batchAdd": true}
 
 func (r *jsonRequest) token(field string) (global.IdempotencyToken, error) {
 	if r.IdempotencyToken == nil {
@@ -108,6 +115,12 @@ func (s *Server) Handler() http.Handler {
 	}))
 	mux.HandleFunc("POST /v1/counter/batchAdd", s.batchAdd)
 	mux.HandleFunc("/v1/counter/", func(w http.ResponseWriter, r *http.Request) {
+		if ops[strings.TrimPrefix(r.URL.Path, "/v1/counter/")] {
+			w.Header().Set("Allow", http.MethodPost)
+			httperr.Write(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s %s is not served; use POST with a JSON body", r.Method, r.URL.Path))
+			return
+		}
 		httperr.Write(w, http.StatusNotFound, "not_found",
 			fmt.Sprintf("no counter operation %s %s; use POST /v1/counter/add, addAndGet, get, clear or batchAdd", r.Method, r.URL.Path))
 	})
@@ -117,8 +130,11 @@ func (s *Server) Handler() http.Handler {
 // decode reads a JSON body strictly: unknown fields and trailing data are errors.
 func decode(r *http.Request, w http.ResponseWriter, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return fmt.Errorf("%w: the body is over the limit of %d bytes (split a batch into smaller ones)", errTooLarge, maxBody)
+	}
 	if err != nil {
-		return fmt.Errorf("%w: cannot read the body (at most %d bytes): %v", errBadRequest, maxBody, err)
+		return fmt.Errorf("%w: cannot read the body: %v", errBadRequest, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -175,6 +191,10 @@ func (s *Server) batchAdd(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeErr(w http.ResponseWriter, err error) {
+	if errors.Is(err, errTooLarge) {
+		httperr.Write(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
+		return
+	}
 	if errors.Is(err, errBadRequest) {
 		httperr.Write(w, http.StatusBadRequest, "invalid_argument", err.Error())
 		return

@@ -8,16 +8,18 @@ type memCounts struct {
 	m  map[key]int64
 }
 
-// add adds delta to k and returns the new count; ok is false (and nothing
-// changes) when the count would overflow.
+// add adds delta to k and returns the new count; when the count would
+// overflow, ok is false, nothing changes and count is the current count.
 func (m *memCounts) add(k key, delta int64) (count int64, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	count, ok = addChecked(m.m[k], delta)
-	if ok {
-		m.m[k] = count
+	cur := m.m[k]
+	count, ok = addChecked(cur, delta)
+	if !ok {
+		return cur, false
 	}
-	return count, ok
+	m.m[k] = count
+	return count, true
 }
 
 // get returns the count of k.

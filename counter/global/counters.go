@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,17 +136,17 @@ func (c *Counters) add(ctx context.Context, op int, nsName, name string, delta i
 	if n.opts.Type == BestEffort {
 		count, ok := c.mem.add(k, delta)
 		if !ok {
-			return 0, invalid("adding %d to count %d of %q overflows int64 (clear the counter or use a smaller delta)", delta, c.mem.get(k), name)
+			return 0, overflow(delta, count, name)
 		}
 		return count, nil
 	}
 	h := k.hash()
-	cp, err := c.checkpoint(ctx, k, h)
+	live, err := c.accurateCount(ctx, n, k, h)
 	if err != nil {
 		return 0, err
 	}
-	if _, ok := addChecked(cp.Count, delta); !ok {
-		return 0, invalid("adding %d to count %d of %q overflows int64 (clear the counter or use a smaller delta)", delta, cp.Count, name)
+	if _, ok := addChecked(live, delta); !ok {
+		return 0, overflow(delta, live, name)
 	}
 	ev := counter.Event{Namespace: nsName, Counter: name, Time: tok.GenerationTime, ID: tok.Token, Delta: delta}
 	if err := c.appendEvents(ctx, n, start, []counter.Event{ev}); err != nil {
@@ -158,8 +157,8 @@ func (c *Counters) add(ctx context.Context, op int, nsName, name string, delta i
 		return 0, nil
 	}
 	if n.opts.Type == Eventual {
-		cp, _ := c.cache.get(k, h)
-		return cp.Count, nil
+		cp, err := c.checkpoint(ctx, k, h)
+		return cp.Count, err
 	}
 	return c.accurateCount(ctx, n, k, h)
 }
@@ -259,17 +258,13 @@ func (c *Counters) BatchAdd(ctx context.Context, reqs []AddRequest) error {
 		if !seen {
 			if n.opts.Type == BestEffort {
 				base = c.mem.get(k)
-			} else {
-				cp, err := c.checkpoint(ctx, k, k.hash())
-				if err != nil {
-					return fmt.Errorf("counter/global: request %d: %w", i, err)
-				}
-				base = cp.Count
+			} else if base, err = c.accurateCount(ctx, n, k, k.hash()); err != nil {
+				return fmt.Errorf("counter/global: request %d: %w", i, err)
 			}
 		}
 		sum, ok := addChecked(base, r.Delta)
 		if !ok {
-			return fmt.Errorf("counter/global: request %d: %w", i, invalid("adding %d to count %d of %q overflows int64 (clear the counter or use a smaller delta)", r.Delta, base, r.Counter))
+			return fmt.Errorf("counter/global: request %d: %w", i, overflow(r.Delta, base, r.Counter))
 		}
 		pending[k] = sum
 		if n.opts.Type != BestEffort {
@@ -290,8 +285,8 @@ func (c *Counters) BatchAdd(ctx context.Context, reqs []AddRequest) error {
 		k := key{r.Namespace, r.Counter}
 		if n.opts.Type == BestEffort {
 			// Checked above; a concurrent add may still overflow it.
-			if _, ok := c.mem.add(k, r.Delta); !ok {
-				return fmt.Errorf("counter/global: request %d: %w", i, invalid("adding %d to %q overflows int64 (clear the counter or use a smaller delta)", r.Delta, r.Counter))
+			if count, ok := c.mem.add(k, r.Delta); !ok {
+				return fmt.Errorf("counter/global: request %d: %w", i, overflow(r.Delta, count, r.Counter))
 			}
 			continue
 		}
@@ -389,23 +384,15 @@ func addChecked(a, b int64) (int64, bool) {
 	return s, true
 }
 
-// addSaturated returns a + b clamped to the int64 range.
-func addSaturated(a, b int64) int64 {
-	if s, ok := addChecked(a, b); ok {
-		return s
-	}
-	if b > 0 {
-		return math.MaxInt64
-	}
-	return math.MinInt64
-}
-
-// fold returns the count after agg given the count before it.
+// fold returns the count after agg given the count before it. The sum wraps
+// like the stores' sums: adds are refused when they would take the live count
+// out of the int64 range, so a count in range is exact even when a partial
+// sum over a range of events overflowed.
 func fold(before int64, agg counter.Aggregate) int64 {
 	if agg.Cleared {
 		return agg.Sum
 	}
-	return addSaturated(before, agg.Sum)
+	return before + agg.Sum
 }
 
 // Close stops the rollup workers after one last rollup of the queued counters

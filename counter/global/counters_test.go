@@ -3,8 +3,10 @@ package global
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -632,5 +634,84 @@ func TestMetrics(t *testing.T) {
 	}
 	if got := testutil.CollectAndCount(reg, "tollgate_counter_api_duration_seconds"); got != 16 {
 		t.Errorf("api duration series = %d, want 16", got)
+	}
+}
+
+// TestOverflowAgainstLiveCount checks that an add that would take the live
+// count out of the int64 range is refused, with the live count in the error,
+// and writes nothing: for every type, whether or not a rollup covered the
+// earlier adds, upwards and downwards.
+func TestOverflowAgainstLiveCount(t *testing.T) {
+	for _, ns := range []string{"ev", "acc", "be"} {
+		t.Run(ns, func(t *testing.T) {
+			clock := &fakeClock{t: t0}
+			store := openStore(t, clock)
+			c := newCounters(t, store, clock, nil)
+			ctx := context.Background()
+			id := 0
+			next := func() IdempotencyToken {
+				id++
+				return tok(clock, "t"+strconv.Itoa(id))
+			}
+			refused := func(name string, delta, live int64) {
+				t.Helper()
+				want := fmt.Sprintf("counter/global: invalid argument: adding %d to count %d of %q overflows int64 (clear the counter or use a smaller delta)", delta, live, name)
+				if err := c.AddCount(ctx, ns, name, delta, next()); !errors.Is(err, ErrInvalidArgument) || err.Error() != want {
+					t.Errorf("AddCount(%q, %d) = %v, want %q", name, delta, err, want)
+				}
+				if n, err := c.AddAndGetCount(ctx, ns, name, delta, next()); !errors.Is(err, ErrInvalidArgument) || err.Error() != want || n != 0 {
+					t.Errorf("AddAndGetCount(%q, %d) = %d, %v, want 0, %q", name, delta, n, err, want)
+				}
+				wantBatch := "counter/global: request 1: " + want
+				if err := c.BatchAdd(ctx, []AddRequest{{ns, "other", 1, next()}, {ns, name, delta, next()}}); !errors.Is(err, ErrInvalidArgument) || err.Error() != wantBatch {
+					t.Errorf("BatchAdd(%q, %d) = %v, want %q", name, delta, err, wantBatch)
+				}
+			}
+			settled := func(name string, want int64) {
+				t.Helper()
+				if ns != "be" {
+					clock.Advance(settle)
+					mustRollup(t, c, ns, name)
+				}
+				if got := mustGet(t, c, ns, name); got != want {
+					t.Errorf("GetCount(%q) = %d, want %d", name, got, want)
+				}
+			}
+
+			// Before a rollup covers the first add, and after.
+			mustAdd(t, c, ns, "up", math.MaxInt64, next())
+			refused("up", 1, math.MaxInt64)
+			refused("up", math.MaxInt64, math.MaxInt64)
+			settled("up", math.MaxInt64)
+			refused("up", 1, math.MaxInt64)
+			mustAdd(t, c, ns, "up", -1, next())
+			refused("up", 2, math.MaxInt64-1)
+
+			mustAdd(t, c, ns, "down", math.MinInt64, next())
+			refused("down", -1, math.MinInt64)
+			settled("down", math.MinInt64)
+			refused("down", math.MinInt64, math.MinInt64)
+
+			// A checkpoint of -MaxInt64 followed by two adds of MaxInt64: the
+			// events after the checkpoint sum past int64, the count does not.
+			mustAdd(t, c, ns, "swing", -math.MaxInt64, next())
+			settled("swing", -math.MaxInt64)
+			mustAdd(t, c, ns, "swing", math.MaxInt64, next())
+			mustAdd(t, c, ns, "swing", math.MaxInt64, next())
+			refused("swing", 1, math.MaxInt64)
+			settled("swing", math.MaxInt64)
+
+			// The refused adds wrote nothing.
+			if ns != "be" {
+				for name, want := range map[string]int64{"up": math.MaxInt64 - 1, "down": math.MinInt64, "other": 0} {
+					if got, err := store.Sum(ctx, ns, name, time.Time{}, clock.Now().Add(time.Hour)); err != nil || got != want {
+						t.Errorf("stored sum of %q = %d, %v; want %d", name, got, err, want)
+					}
+				}
+			}
+			if got := mustGet(t, c, ns, "other"); got != 0 {
+				t.Errorf("GetCount(other) = %d, want 0", got)
+			}
+		})
 	}
 }

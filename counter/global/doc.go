@@ -82,8 +82,12 @@
 //     that replicates more slowly than LateAfter + ClockSkew is
 //     missing from accurate reads in the other data center until their next
 //     full read.
-//   - Overflow checks compare a delta with the last known count (the cached
-//     checkpoint for durable types); concurrent adds are not included.
+//   - An add is refused (ErrInvalidArgument) when it would take the live
+//     count out of the int64 range: the in-memory count for best_effort,
+//     for the durable types an accurate read (checkpoint plus the events
+//     after it) made before the append, which every add to a durable
+//     namespace pays for. Adds in flight at the same time are not in that
+//     count, so concurrent adds that each fit can overflow together.
 //   - Events older than Retention may be deleted once a checkpoint covers
 //     them; Sum over older windows is then short.
 //

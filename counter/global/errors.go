@@ -28,3 +28,9 @@ func invalid(format string, args ...any) error {
 func unknownNamespace(ns string) error {
 	return fmt.Errorf("%w %q (add it to the counter namespaces configuration)", ErrUnknownNamespace, ns)
 }
+
+// overflow returns the ErrInvalidArgument error of an add of delta to a
+// counter whose live count is count.
+func overflow(delta, count int64, name string) error {
+	return invalid("adding %d to count %d of %q overflows int64 (clear the counter or use a smaller delta)", delta, count, name)
+}

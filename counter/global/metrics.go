@@ -62,7 +62,7 @@ func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
 	}
 	reads := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tollgate_counter_accurate_reads_total",
-		Help: "Accurate counts read by path: incremental (events since the last read) or full (events since the checkpoint: the first read, one per max_read_gap, or after a late event).",
+		Help: "Accurate counts read (by GetCount and AddAndGetCount of accurate namespaces, and before every add to a durable namespace, for its overflow check) by path: incremental (events since the last read) or full (events since the checkpoint: the first read, one per max_read_gap, or after a late event).",
 	}, []string{"path"})
 	for p := range numReadPaths {
 		m.accurateReads[p] = reads.WithLabelValues(readPathNames[p])

@@ -31,7 +31,12 @@
 // nor the previous window matters any more (sliding), or once the bucket has
 // refilled (token bucket). Sweep deletes dead states and rebuilds shards that
 // shrank a lot, so memory follows the live keys; Run calls Sweep every
-// Options.SweepInterval until its context ends. Checks (Hits == 0) on a
+// Options.SweepInterval until its context ends. Options.MaxKeys bounds the
+// keys held whatever their windows: each shard keeps its keys on a list by
+// recency (slots indexed by the map, so a call on a held key does not
+// allocate) and makes room for a new key by evicting its least recently used
+// one, counted in tollgate_memory_evictions_total. An evicted key counts
+// afresh, as after a restart. Checks (Hits == 0) on a
 // sliding window or token bucket never create a state.
 //
 // # Concurrency

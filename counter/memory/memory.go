@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate/tollgate/counter"
 )
@@ -25,6 +26,13 @@ type Options struct {
 	// Now is the clock Run sweeps with. Apply never reads it: it takes the time
 	// from its caller. Default: time.Now.
 	Now func() time.Time
+	// MaxKeys bounds the keys held: each shard holds at most MaxKeys/Shards
+	// (rounded up) and makes room for a new key by evicting its least
+	// recently used one. Default: 1,000,000.
+	MaxKeys int
+	// Registerer receives tollgate_memory_evictions_total. Default: none
+	// (the metric is kept but not exported).
+	Registerer prometheus.Registerer
 }
 
 // EnsureDefaults fills unset fields with their defaults and rounds Shards up
@@ -40,6 +48,9 @@ func (o *Options) EnsureDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxKeys <= 0 {
+		o.MaxKeys = 1_000_000
+	}
 }
 
 // Store is an in-memory best-effort counter backend. It is safe for
@@ -50,15 +61,29 @@ type Store struct {
 	shards []shard
 }
 
-// shard is one locked part of the key space, padded so neighbouring shards do
-// not share a cache line.
+// shard is one locked part of the key space: a map from keys to slots, and
+// the slots in use on a list from the most to the least recently used.
 type shard struct {
-	mu sync.Mutex
-	m  map[string]state
+	mu    sync.Mutex
+	m     map[string]int32
+	slots []slot
+	// free lists the unused slots.
+	free []int32
+	// head and tail are the most and least recently used slots, -1 when none.
+	head, tail int32
+	// max is the most keys the shard holds.
+	max int
 	// peak is the size the map had before the last sweep; a map that shrank
 	// far below it is rebuilt, since Go maps never give memory back.
-	peak int
-	_    [40]byte
+	peak      int
+	evictions uint64
+}
+
+// slot holds one key's state and its place on the shard's recency list.
+type slot struct {
+	key        string
+	st         state
+	prev, next int32
 }
 
 // state is what a Store keeps per key. It holds no pointers.
@@ -80,10 +105,94 @@ type state struct {
 func New(opts Options) *Store {
 	opts.EnsureDefaults()
 	s := &Store{opts: opts, mask: uint64(opts.Shards - 1), shards: make([]shard, opts.Shards)}
+	perShard := (opts.MaxKeys + opts.Shards - 1) / opts.Shards
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]state)
+		s.shards[i] = shard{m: make(map[string]int32), head: -1, tail: -1, max: perShard}
+	}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "tollgate_memory_evictions_total",
+			Help: "Keys the memory backend evicted, least recently used first, to stay within max_keys.",
+		}, s.evictions))
 	}
 	return s
+}
+
+// evictions returns the number of keys evicted so far.
+func (s *Store) evictions() float64 {
+	var n uint64
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += sh.evictions
+		sh.mu.Unlock()
+	}
+	return float64(n)
+}
+
+// unlink takes slot i off the recency list.
+func (sh *shard) unlink(i int32) {
+	sl := &sh.slots[i]
+	if sl.prev >= 0 {
+		sh.slots[sl.prev].next = sl.next
+	} else {
+		sh.head = sl.next
+	}
+	if sl.next >= 0 {
+		sh.slots[sl.next].prev = sl.prev
+	} else {
+		sh.tail = sl.prev
+	}
+}
+
+// pushFront puts slot i at the most recently used end of the list.
+func (sh *shard) pushFront(i int32) {
+	sl := &sh.slots[i]
+	sl.prev, sl.next = -1, sh.head
+	if sh.head >= 0 {
+		sh.slots[sh.head].prev = i
+	} else {
+		sh.tail = i
+	}
+	sh.head = i
+}
+
+// touch marks slot i as the most recently used.
+func (sh *shard) touch(i int32) {
+	if sh.head != i {
+		sh.unlink(i)
+		sh.pushFront(i)
+	}
+}
+
+// insert stores st under the new key, evicting the least recently used key
+// when the shard is full.
+func (sh *shard) insert(key string, st state) {
+	var i int32
+	switch {
+	case len(sh.m) >= sh.max:
+		i = sh.tail
+		sh.unlink(i)
+		delete(sh.m, sh.slots[i].key)
+		sh.evictions++
+	case len(sh.free) > 0:
+		i = sh.free[len(sh.free)-1]
+		sh.free = sh.free[:len(sh.free)-1]
+	default:
+		sh.slots = append(sh.slots, slot{})
+		i = int32(len(sh.slots) - 1)
+	}
+	sh.slots[i].key, sh.slots[i].st = key, st
+	sh.pushFront(i)
+	sh.m[key] = i
+}
+
+// remove deletes the key of slot i.
+func (sh *shard) remove(i int32) {
+	sh.unlink(i)
+	delete(sh.m, sh.slots[i].key)
+	sh.slots[i] = slot{}
+	sh.free = append(sh.free, i)
 }
 
 // Apply counts hits[i] and writes the state after it to out[i]; out must be
@@ -109,10 +218,13 @@ func (s *Store) apply(now int64, h *counter.Hit) counter.Outcome {
 	sh := &s.shards[xxhash.Sum64String(h.Key)&s.mask]
 	w := int64(h.Window)
 	sh.mu.Lock()
-	st, ok := sh.m[h.Key]
-	if ok && (st.alg != h.Algorithm || st.window != w) {
-		ok = false // the key now names another limit: start over
+	i, held := sh.m[h.Key]
+	var st state
+	if held {
+		st = sh.slots[i].st
+		sh.touch(i)
 	}
+	ok := held && st.alg == h.Algorithm && st.window == w // else the key now names another limit: start over
 	var o counter.Outcome
 	var keep bool
 	switch h.Algorithm {
@@ -125,7 +237,11 @@ func (s *Store) apply(now int64, h *counter.Hit) counter.Outcome {
 	}
 	if keep {
 		st.alg, st.window = h.Algorithm, w
-		sh.m[h.Key] = st
+		if held {
+			sh.slots[i].st = st
+		} else {
+			sh.insert(h.Key, st)
+		}
 	}
 	sh.mu.Unlock()
 	return o
@@ -227,22 +343,33 @@ func (s *Store) Sweep(now time.Time) int {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		sh.peak = max(sh.peak, len(sh.m))
-		for k, st := range sh.m {
-			if st.dead <= n {
-				delete(sh.m, k)
+		for _, j := range sh.m {
+			if sh.slots[j].st.dead <= n {
+				sh.remove(j)
 				removed++
 			}
 		}
 		if sh.peak >= 1024 && len(sh.m) < sh.peak/4 {
-			m := make(map[string]state, len(sh.m))
-			for k, st := range sh.m {
-				m[k] = st
-			}
-			sh.m, sh.peak = m, len(m)
+			sh.rebuild()
 		}
 		sh.mu.Unlock()
 	}
 	return removed
+}
+
+// rebuild copies the shard's keys, in recency order, into a new map and
+// slots of their size.
+func (sh *shard) rebuild() {
+	slots := make([]slot, 0, len(sh.m))
+	m := make(map[string]int32, len(sh.m))
+	for i := sh.tail; i >= 0; i = sh.slots[i].prev {
+		m[sh.slots[i].key] = int32(len(slots))
+		slots = append(slots, slot{key: sh.slots[i].key, st: sh.slots[i].st})
+	}
+	sh.m, sh.slots, sh.free, sh.head, sh.tail, sh.peak = m, slots, nil, -1, -1, len(m)
+	for i := range slots {
+		sh.pushFront(int32(i))
+	}
 }
 
 // Len returns the number of states held, live or not yet swept.

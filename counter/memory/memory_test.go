@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/besteffortest"
@@ -21,8 +25,8 @@ func TestOptionsDefaults(t *testing.T) {
 	for _, tc := range []struct{ in, want int }{{0, 256}, {-3, 256}, {1, 1}, {3, 4}, {256, 256}, {257, 512}} {
 		o := Options{Shards: tc.in}
 		o.EnsureDefaults()
-		if o.Shards != tc.want || o.SweepInterval != 10*time.Second || o.Now == nil {
-			t.Errorf("Shards %d: got %d shards, sweep %v; want %d shards, sweep 10s, a clock", tc.in, o.Shards, o.SweepInterval, tc.want)
+		if o.Shards != tc.want || o.SweepInterval != 10*time.Second || o.Now == nil || o.MaxKeys != 1_000_000 {
+			t.Errorf("Shards %d: got %d shards, sweep %v, max keys %d; want %d shards, sweep 10s, a clock, 1000000 max keys", tc.in, o.Shards, o.SweepInterval, o.MaxKeys, tc.want)
 		}
 	}
 }
@@ -172,5 +176,75 @@ func TestApplyAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(1000, func() { _ = st.Apply(ctx, besteffortest.T0, hits, out) }); n != 0 {
 		t.Fatalf("Apply allocates %v times per call, want 0", n)
+	}
+}
+
+// TestMaxKeysEvictsLeastRecentlyUsed checks that a full shard makes room by
+// evicting its least recently used key, reuses swept slots, and counts
+// evictions in tollgate_memory_evictions_total.
+func TestMaxKeysEvictsLeastRecentlyUsed(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	st := New(Options{Shards: 1, MaxKeys: 3, Registerer: reg})
+	used := func(key string, window time.Duration) uint64 {
+		t.Helper()
+		out := make([]counter.Outcome, 1)
+		if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: key, Limit: 100, Window: window, Hits: 1}}, out); err != nil {
+			t.Fatal(err)
+		}
+		return out[0].Used
+	}
+	for _, k := range []string{"a", "b", "c", "a"} {
+		used(k, time.Hour)
+	}
+	// "b" is the least recently used: "d" evicts it.
+	if got := used("d", time.Hour); got != 1 || st.Len() != 3 {
+		t.Fatalf("d: used %d with %d keys, want 1 with 3", got, st.Len())
+	}
+	for _, tc := range []struct {
+		key  string
+		want uint64
+	}{{"a", 3}, {"c", 2}, {"d", 2}} {
+		if got := used(tc.key, time.Hour); got != tc.want {
+			t.Errorf("%s: used %d, want %d (kept)", tc.key, got, tc.want)
+		}
+	}
+	if got := used("b", time.Hour); got != 1 {
+		t.Errorf("b: used %d, want 1 (evicted, counted afresh)", got)
+	}
+	// b evicted a (least recently used after the reads above). A swept key
+	// frees its slot without an eviction.
+	used("s", time.Second) // evicts c
+	if removed := st.Sweep(besteffortest.T0.Add(time.Second)); removed != 1 || st.Len() != 2 {
+		t.Fatalf("Sweep removed %d, %d left; want 1, 2", removed, st.Len())
+	}
+	used("e", time.Hour)
+	if st.Len() != 3 {
+		t.Errorf("%d keys, want 3", st.Len())
+	}
+	const want = `
+# HELP tollgate_memory_evictions_total Keys the memory backend evicted, least recently used first, to stay within max_keys.
+# TYPE tollgate_memory_evictions_total counter
+tollgate_memory_evictions_total 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMaxKeysBoundsKeys checks that many distinct keys never grow a Store
+// past MaxKeys.
+func TestMaxKeysBoundsKeys(t *testing.T) {
+	st := New(Options{Shards: 4, MaxKeys: 100})
+	out := make([]counter.Outcome, 1)
+	for i := range 1000 {
+		if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: fmt.Sprintf("k%d", i), Limit: 1, Window: time.Hour, Hits: 1}}, out); err != nil {
+			t.Fatal(err)
+		}
+		if n := st.Len(); n > 100 {
+			t.Fatalf("after %d keys: %d held, over MaxKeys 100", i+1, n)
+		}
+	}
+	if n, ev := st.Len(), st.evictions(); n != 100 || ev != 900 {
+		t.Errorf("%d keys held, %v evicted; want 100, 900", n, ev)
 	}
 }

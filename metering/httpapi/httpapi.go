@@ -110,7 +110,7 @@ func isGet(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// bounds parses from and to as RFC 3339 times.
+// bounds parses from and to as RFC 3339 times other than the zero time.
 func bounds(v url.Values) (from, to time.Time, err error) {
 	for _, p := range []struct {
 		name string
@@ -123,6 +123,9 @@ func bounds(v url.Values) (from, to time.Time, err error) {
 		t, perr := time.Parse(time.RFC3339, s)
 		if perr != nil {
 			return from, to, &paramError{p.name + " " + `"` + s + `" is not an RFC 3339 time (hint: such as 2024-05-01T00:00:00Z; encode "+" as %2B)`}
+		}
+		if t.IsZero() {
+			return from, to, &paramError{p.name + " " + `"` + s + `" is the zero time, which stands for a missing bound (hint: a real time such as 2024-05-01T00:00:00Z)`}
 		}
 		*p.dst = t
 	}

@@ -56,6 +56,8 @@ func TestHandlers(t *testing.T) {
 			`{"meter":"requests","tenant":"acme","window":"month","time_zone":"UTC","rows":[{"window_start":"2024-01-01T00:00:00Z","window_end":"2024-02-01T00:00:00Z","quantity":0},{"window_start":"2024-02-01T00:00:00Z","window_end":"2024-03-01T00:00:00Z","quantity":42}]}` + "\n"},
 		{"usage bad from", usage, "GET", "/v1/usage?meter=requests&tenant=acme&from=yesterday&to=2024-03-01T00:00:00Z&window=month", 400, "application/json",
 			`{"error":{"code":"invalid_query","message":"from \"yesterday\" is not an RFC 3339 time (hint: such as 2024-05-01T00:00:00Z; encode \"+\" as %2B)"}}` + "\n"},
+		{"usage zero from", usage, "GET", "/v1/usage?meter=requests&tenant=acme&from=0001-01-01T00:00:00Z&to=2024-03-01T00:00:00Z&window=month", 400, "application/json",
+			`{"error":{"code":"invalid_query","message":"from \"0001-01-01T00:00:00Z\" is the zero time, which stands for a missing bound (hint: a real time such as 2024-05-01T00:00:00Z)"}}` + "\n"},
 		{"usage unknown meter", usage, "GET", "/v1/usage?meter=tokens&tenant=acme&from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z&window=month", 400, "application/json",
 			`{"error":{"code":"unknown_meter","message":"metering: unknown meter \"tokens\" (hint: one of requests)"}}` + "\n"},
 		{"usage unknown tenant", usage, "GET", "/v1/usage?meter=requests&tenant=zeta&from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z&window=month", 400, "application/json",
