@@ -63,6 +63,7 @@ type Counters struct {
 	mem     memCounts
 	cache   *cache[counter.Checkpoint]
 	tails   *cache[tail]
+	edges   edges
 	queues  []*queue
 	metrics *metrics
 
@@ -141,17 +142,19 @@ func (c *Counters) add(ctx context.Context, op int, nsName, name string, delta i
 		return count, nil
 	}
 	h := k.hash()
-	live, err := c.accurateCount(ctx, n, k, h)
+	base, _, err := c.overflowBase(ctx, n, k, h, abs(delta))
 	if err != nil {
 		return 0, err
 	}
-	if _, ok := addChecked(live, delta); !ok {
-		return 0, overflow(delta, live, name)
+	after, ok := addChecked(base, delta)
+	if !ok {
+		return 0, overflow(delta, base, name)
 	}
 	ev := counter.Event{Namespace: nsName, Counter: name, Time: tok.GenerationTime, ID: tok.Token, Delta: delta}
 	if err := c.appendEvents(ctx, n, start, []counter.Event{ev}); err != nil {
 		return 0, fmt.Errorf("counter/global: cannot add to %q/%q: %w", nsName, name, err)
 	}
+	c.noteLarge(k, abs(delta), after, tok.GenerationTime)
 	c.trigger(n, k, h)
 	if !get {
 		return 0, nil
@@ -243,6 +246,17 @@ func (c *Counters) BatchAdd(ctx context.Context, reqs []AddRequest) error {
 	}
 	var events []counter.Event
 	var slowest *namespace
+	// Each counter's adds in the batch, in absolute value, pick the base
+	// they are checked against (see overflowBase).
+	absSums := make(map[key]uint64, len(reqs))
+	for i := range reqs {
+		k := key{reqs[i].Namespace, reqs[i].Counter}
+		s := absSums[k] + abs(reqs[i].Delta)
+		if s < absSums[k] {
+			s = ^uint64(0)
+		}
+		absSums[k] = s
+	}
 	pending := make(map[key]int64, len(reqs))
 	for i := range reqs {
 		r := &reqs[i]
@@ -258,7 +272,7 @@ func (c *Counters) BatchAdd(ctx context.Context, reqs []AddRequest) error {
 		if !seen {
 			if n.opts.Type == BestEffort {
 				base = c.mem.get(k)
-			} else if base, err = c.accurateCount(ctx, n, k, k.hash()); err != nil {
+			} else if base, _, err = c.overflowBase(ctx, n, k, k.hash(), absSums[k]); err != nil {
 				return fmt.Errorf("counter/global: request %d: %w", i, err)
 			}
 		}
@@ -290,6 +304,7 @@ func (c *Counters) BatchAdd(ctx context.Context, reqs []AddRequest) error {
 			}
 			continue
 		}
+		c.noteLarge(k, absSums[k], pending[k], r.Token.GenerationTime)
 		c.trigger(n, k, k.hash())
 	}
 	return nil

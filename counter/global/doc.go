@@ -83,11 +83,13 @@
 //     missing from accurate reads in the other data center until their next
 //     full read.
 //   - An add is refused (ErrInvalidArgument) when it would take the live
-//     count out of the int64 range: the in-memory count for best_effort,
+//     count out of the int64 range: the in-memory count for best_effort;
 //     for the durable types an accurate read (checkpoint plus the events
-//     after it) made before the append, which every add to a durable
-//     namespace pays for. Adds in flight at the same time are not in that
-//     count, so concurrent adds that each fit can overflow together.
+//     after it) before the append when the delta or the count is large or
+//     a large add is not in the checkpoint yet, else the cached checkpoint
+//     (see overflow.go for why that is enough). Adds in flight at the same
+//     time, and large adds through another process until a rollup covers
+//     them, are not in the count checked against.
 //   - Events older than Retention may be deleted once a checkpoint covers
 //     them; Sum over older windows is then short.
 //
