@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin/sidecar
 RUN_ARGS  ?= --config examples/quickstart/sidecar.yaml
 
-.PHONY: all build run test unit bench lint proto clean
+.PHONY: all build run test unit bench faults lint proto clean
 
 all: lint build
 
@@ -24,6 +24,10 @@ test: lint
 
 bench: build
 	bash scripts/bench.sh
+
+# The fault scenarios alone, with their figures (make test runs them too).
+faults:
+	$(GO) test -count=1 -v -run . ./faults/
 
 lint:
 	$(GO) vet ./...

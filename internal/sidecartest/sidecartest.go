@@ -73,14 +73,17 @@ type Process struct {
 	log     bytes.Buffer
 }
 
-// Start runs `bin serve --config config` (a path from the repository's
-// root) plus extra flags, on free ports and a fresh data directory, waits
+// Start runs `bin serve --config config` (absolute, or a path from the
+// repository's root) plus extra flags, on free ports and a fresh data directory, waits
 // until /readyz answers, and stops the process (SIGTERM) when the test
 // ends, printing its log if the test failed.
 func Start(t *testing.T, bin, config string, extra ...string) *Process {
 	t.Helper()
 	p := &Process{GRPC: FreeAddr(t), HTTP: FreeAddr(t), DataDir: t.TempDir(), bin: bin}
-	p.args = append([]string{"serve", "--config", filepath.Join(RepoRoot, config),
+	if !filepath.IsAbs(config) {
+		config = filepath.Join(RepoRoot, config)
+	}
+	p.args = append([]string{"serve", "--config", config,
 		"--grpc-addr", p.GRPC, "--http-addr", p.HTTP, "--data-dir", p.DataDir}, extra...)
 	t.Cleanup(func() {
 		p.Stop(t, syscall.SIGTERM)
