@@ -145,6 +145,8 @@ func TestHandshakes(t *testing.T) {
 		wantGet(t, addr, client(t, set, nil), "", noCert)
 		wantGet(t, addr, client(t, set, set.OtherClient), "", unknownCA)
 		wantGet(t, addr, client(t, set, set.ExpiredClient), "", expired)
+		// A server certificate is not a client certificate.
+		wantGet(t, addr, client(t, set, set.Server), "", "remote error: tls: bad certificate")
 	})
 	t.Run("request", func(t *testing.T) {
 		s, _ := start(t, mtls(set, "request"))
