@@ -80,8 +80,8 @@ type Source struct {
 	closeOnce sync.Once
 }
 
-// New validates opts, loads the files and registers the metrics. Call Run
-// to follow changes of the files.
+// New validates opts, loads the files and then registers the metrics. Call
+// Run to follow changes of the files.
 func New(opts Options) (*Source, error) {
 	opts.EnsureDefaults()
 	if opts.Listener == "" {
@@ -92,6 +92,12 @@ func New(opts Options) (*Source, error) {
 	}
 	if !opts.Config.Enabled() {
 		return nil, fmt.Errorf("tlsconf: %s listener: cert_file is empty; a Source serves TLS only", opts.Listener)
+	}
+	s := &Source{opts: opts}
+	files, digest := s.read()
+	cfg, err := s.build(files)
+	if err != nil {
+		return nil, fmt.Errorf("tlsconf: %s listener: %w", opts.Listener, err)
 	}
 	reloads, err := register(opts.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tollgate_tls_reloads_total",
@@ -107,20 +113,11 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{
-		opts:    opts,
-		log:     opts.Logger.With("component", "tls", "listener", opts.Listener),
-		success: reloads.WithLabelValues(opts.Listener, "success"),
-		failure: reloads.WithLabelValues(opts.Listener, "failure"),
-		expiry:  expiry.WithLabelValues(opts.Listener),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-	}
-	files, digest := s.read()
-	cfg, err := s.build(files)
-	if err != nil {
-		return nil, fmt.Errorf("tlsconf: %s listener: %w", opts.Listener, err)
-	}
+	s.log = opts.Logger.With("component", "tls", "listener", opts.Listener)
+	s.success = reloads.WithLabelValues(opts.Listener, "success")
+	s.failure = reloads.WithLabelValues(opts.Listener, "failure")
+	s.expiry = expiry.WithLabelValues(opts.Listener)
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	s.install(cfg, digest)
 	return s, nil
 }

@@ -434,8 +434,10 @@ func TestBadFileKeepsOldCertificate(t *testing.T) {
 func TestNewErrors(t *testing.T) {
 	set := testcerts.NewSet(t, t.TempDir())
 	missing := filepath.Join(t.TempDir(), "missing.crt")
+	reg := prometheus.NewRegistry()
 	f := func(opts Options, want string) {
 		t.Helper()
+		opts.Registerer = reg
 		_, err := New(opts)
 		if err == nil || err.Error() != want {
 			t.Errorf("New: %v\nwant %s", err, want)
@@ -458,6 +460,10 @@ func TestNewErrors(t *testing.T) {
 	bad.ClientCAFile = set.Files.ServerKey
 	f(Options{Listener: "grpc", Config: bad},
 		fmt.Sprintf("tlsconf: grpc listener: client_ca_file %s holds no PEM certificate (hint: the CA bundle client certificates are issued by)", bad.ClientCAFile))
+	// A Source that failed exports nothing.
+	if mfs, err := reg.Gather(); err != nil || len(mfs) != 0 {
+		t.Errorf("after failed New calls the registry holds %d metric families (%v), want none", len(mfs), err)
+	}
 	// With client_auth none the CA bundle is not read.
 	bad.ClientAuth = "none"
 	if _, err := New(Options{Listener: "grpc", Config: bad}); err != nil {
