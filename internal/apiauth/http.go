@@ -15,7 +15,12 @@ import (
 // context (FromContext); Open routes get none.
 func (g *Guard) Require(h http.Handler, need func(*http.Request) Need) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := g.check(need(r), r.Header.Values("Authorization"), r.TLS)
+		n := need(r)
+		if g.free(n) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		p, err := g.check(n, r.Header.Values("Authorization"), r.TLS)
 		if err != nil {
 			writeRefusal(w, err)
 			return
