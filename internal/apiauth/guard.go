@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -82,7 +83,7 @@ func New(cfg Config, opts Options) (*Guard, error) {
 		return nil, err
 	}
 	opts.EnsureDefaults()
-	g := &Guard{open: !cfg.Configured(), envoy: cfg.EnvoyIdentities, opts: opts,
+	g := &Guard{open: !cfg.Configured(), envoy: slices.Clone(cfg.EnvoyIdentities), opts: opts,
 		audit: opts.Logger.With("component", "audit")}
 	for _, t := range cfg.Tokens {
 		sum, _ := parseHash(t.Hash) // validated
