@@ -12,6 +12,8 @@ type metrics struct {
 	errors             prometheus.Counter
 	coalesced          prometheus.Counter
 	cacheHits          prometheus.Counter
+	breakerState       prometheus.Gauge
+	breakerOpens       prometheus.Counter
 }
 
 // durationBuckets reach from 50µs (a loopback round trip) to 250ms.
@@ -40,9 +42,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help:        "Fixed-window hits answered over limit from the local cache without a round trip.",
 		ConstLabels: backend,
 	})
+	state := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "tollgate_redis_breaker_state",
+		Help: "The Redis circuit breaker: 0 closed (calls go to Redis), 1 open (calls fail at once, the failure mode answers), 2 half-open (one probe call out).",
+	})
+	opens := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tollgate_redis_breaker_opens_total",
+		Help: "Times the Redis circuit breaker opened after failed calls in a row.",
+	})
 	if reg != nil {
 		var errsReg []error
-		for _, c := range []prometheus.Collector{dur, errs, coalesced, cacheHits} {
+		for _, c := range []prometheus.Collector{dur, errs, coalesced, cacheHits, state, opens} {
 			if err := reg.Register(c); err != nil {
 				errsReg = append(errsReg, err)
 			}
@@ -52,10 +62,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return &metrics{
-		applyDur:  dur.WithLabelValues("apply"),
-		flushDur:  dur.WithLabelValues("flush"),
-		errors:    errs,
-		coalesced: coalesced,
-		cacheHits: cacheHits,
+		applyDur:     dur.WithLabelValues("apply"),
+		flushDur:     dur.WithLabelValues("flush"),
+		errors:       errs,
+		coalesced:    coalesced,
+		cacheHits:    cacheHits,
+		breakerState: state,
+		breakerOpens: opens,
 	}, nil
 }

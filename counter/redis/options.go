@@ -48,6 +48,13 @@ type Options struct {
 	// go out together in the next one, in one write and one read, which
 	// saves CPU and round trips under load. Default: 2.
 	Pipelines int
+	// BreakerThreshold is how many failed Apply calls in a row open the
+	// circuit breaker: Apply then fails at once for BreakerCooldown, after
+	// which one call probes Redis. Default: 3.
+	BreakerThreshold int
+	// BreakerCooldown is how long the open breaker refuses calls before a
+	// probe. Default: 500ms.
+	BreakerCooldown time.Duration
 	// MaxRetries is how often go-redis retries a failed round trip within
 	// Timeout. A retried INCRBY whose first reply was lost counts twice.
 	// Default: 0 (no retries).
@@ -81,6 +88,12 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Pipelines == 0 {
 		o.Pipelines = 2
+	}
+	if o.BreakerThreshold == 0 {
+		o.BreakerThreshold = 3
+	}
+	if o.BreakerCooldown == 0 {
+		o.BreakerCooldown = 500 * time.Millisecond
 	}
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = "tollgate:"
@@ -127,6 +140,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Pipelines < 0 {
 		errs = append(errs, fmt.Errorf("counter/redis: pipelines %d is negative (use 0 for the default, 2)", o.Pipelines))
+	}
+	if o.BreakerThreshold < 0 || o.BreakerCooldown < 0 {
+		errs = append(errs, fmt.Errorf("counter/redis: breaker threshold %d and cooldown %v must not be negative (use 0 for the defaults, 3 and 500ms)", o.BreakerThreshold, o.BreakerCooldown))
 	}
 	if o.MaxRetries < 0 {
 		errs = append(errs, fmt.Errorf("counter/redis: max retries %d is negative (use 0 for none)", o.MaxRetries))

@@ -30,6 +30,7 @@ type Store struct {
 	co      *coalescer      // nil when coalescing is disabled
 	ol      *overLimitCache // nil when the over-limit cache is disabled
 	m       *metrics
+	br      *breaker
 	lastLog atomic.Int64 // Unix nanoseconds of the last error log
 
 	mu      sync.RWMutex // guards closed against new flushes
@@ -47,6 +48,43 @@ func newScript(src string) script {
 
 // errClosed fails coalesced hits that were still waiting when the Store closed.
 var errClosed = errors.New("counter/redis: store is closed (do not call Apply after Close)")
+
+// errDeadline fails an Apply that got no answer within Options.Timeout of
+// its start, waiting for a busy pipeline included.
+var errDeadline = errors.New("no answer within the timeout, waiting for a pipeline included")
+
+// timers are the Apply deadlines' timers, reused.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// deadline is one Apply's deadline: waits on it end when a result is there
+// or the deadline has passed, whichever comes first.
+type deadline struct {
+	c       <-chan time.Time
+	end     time.Time
+	expired bool
+}
+
+// wait reports whether done closed before the deadline.
+func (d *deadline) wait(done <-chan struct{}) bool {
+	if !d.expired {
+		select {
+		case <-done:
+			return true
+		case <-d.c:
+			d.expired = true
+		}
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
 
 // New returns a Store for opts. It does not connect: connections are made on
 // first use, so New succeeds while Redis is down and the Store recovers by
@@ -70,6 +108,7 @@ func New(opts Options) (*Store, error) {
 		bucket:  newScript(bucketScript),
 		ol:      newOverLimitCache(opts.OverLimitCacheSize),
 		m:       m,
+		br:      &breaker{threshold: int32(opts.BreakerThreshold), cooldown: opts.BreakerCooldown, m: m},
 	}
 	if !opts.DisableCoalescing {
 		s.co = newCoalescer()
@@ -151,9 +190,12 @@ type op struct {
 
 // Apply counts hits[i] and writes the state after it to out[i]; out must be
 // as long as hits. All hits go to Redis in one pipelined round trip, shared
-// with the hits of concurrent calls and bounded by Options.Timeout whatever
-// ctx's deadline (waiting for a busy pipeline may add up to another
-// Timeout); a ctx that is already done fails at once. Fixed-window hits may
+// with the hits of concurrent calls; the call returns within Options.Timeout
+// of its start whatever ctx's deadline, waiting for a busy pipeline
+// included (a pipeline still in flight then goes on without it); a ctx that
+// is already done fails at once. After BreakerThreshold failed calls in a
+// row the circuit breaker opens and Apply fails at once until a probe
+// succeeds (see Options.BreakerCooldown). Fixed-window hits may
 // be merged with concurrent hits on the same key, and over-limit
 // fixed-window hits may be answered from the local cache with
 // Used = Limit + max(Hits, 1) without being counted. Failures to reach Redis
@@ -171,8 +213,22 @@ func (s *Store) Apply(ctx context.Context, now time.Time, hits []counter.Hit, ou
 		return fmt.Errorf("counter/redis: cannot apply %d hits: %w", len(hits), err)
 	}
 	start := s.opts.Now()
-	err := s.apply(ctx, now.UnixNano(), hits, out)
-	s.m.applyDur.Observe(s.opts.Now().Sub(start).Seconds())
+	ok, probe := s.br.allow(start)
+	if !ok {
+		s.m.errors.Inc()
+		_, since := s.br.open()
+		return fmt.Errorf("counter/redis: cannot apply %d hits on %s: %w: circuit breaker open since %s after %d failed calls in a row (Redis is probed every %v; check that it is up and answering)",
+			len(hits), s.where, counter.ErrUnavailable, since.UTC().Format(time.RFC3339Nano), s.opts.BreakerThreshold, s.opts.BreakerCooldown)
+	}
+	t := timers.Get().(*time.Timer)
+	t.Reset(s.opts.Timeout)
+	d := deadline{c: t.C, end: start.Add(s.opts.Timeout)}
+	err := s.apply(ctx, now.UnixNano(), hits, out, &d)
+	t.Stop()
+	timers.Put(t)
+	end := s.opts.Now()
+	s.br.done(end, probe, err != nil)
+	s.m.applyDur.Observe(end.Sub(start).Seconds())
 	if err != nil {
 		s.m.errors.Inc()
 		err = fmt.Errorf("counter/redis: cannot apply %d hits on %s: %w: %w (check that redis is reachable; raise Options.Timeout if it is slow)", len(hits), s.where, counter.ErrUnavailable, err)
@@ -181,7 +237,7 @@ func (s *Store) Apply(ctx context.Context, now time.Time, hits []counter.Hit, ou
 	return err
 }
 
-func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []counter.Outcome) error {
+func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []counter.Outcome, d *deadline) error {
 	ops := make([]op, 0, len(hits))
 	sends := 0
 	for i := range hits {
@@ -221,7 +277,7 @@ func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []
 	}
 	var sendErr error
 	if sends > 0 {
-		sendErr = s.send(hits, ops)
+		sendErr = s.send(hits, ops, d)
 	}
 	for j := range ops {
 		if ops[j].lead {
@@ -231,7 +287,7 @@ func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []
 	if sendErr != nil {
 		return sendErr
 	}
-	s.retryNoScript(ctx, ops)
+	s.retryNoScript(ctx, ops, d.end)
 
 	var errs []error
 	for j := range ops {
@@ -262,7 +318,10 @@ func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []
 		if o.kind != opJoined {
 			continue
 		}
-		<-o.b.done // the flush is bounded by Timeout
+		if !d.wait(o.b.done) {
+			errs = append(errs, errDeadline)
+			continue
+		}
 		if o.b.err != nil {
 			errs = append(errs, o.b.err)
 			continue
@@ -274,8 +333,9 @@ func (s *Store) apply(ctx context.Context, now int64, hits []counter.Hit, out []
 }
 
 // send adds the commands of ops to the batcher's open pipeline and waits
-// until it has been sent.
-func (s *Store) send(hits []counter.Hit, ops []op) error {
+// until it has been sent, or until the deadline (the pipeline then goes on
+// without this caller).
+func (s *Store) send(hits []counter.Hit, ops []op, d *deadline) error {
 	g := s.b.lock()
 	if g == nil {
 		return errClosed
@@ -292,7 +352,9 @@ func (s *Store) send(hits []counter.Hit, ops []op) error {
 		}
 	}
 	s.b.submit()
-	<-g.done
+	if !d.wait(g.done) {
+		return errDeadline
+	}
 	return nil
 }
 
@@ -307,10 +369,10 @@ func (s *Store) fixedOutcome(o *op, h *counter.Hit, v int64, now int64) counter.
 	return counter.Outcome{Used: used, Allowed: allowed, ResetAfter: time.Duration(o.end - now)}
 }
 
-// retryNoScript re-sends with EVAL, in one more pipeline, the scripts a
-// server did not have cached (after a restart or SCRIPT FLUSH). EVAL caches
-// them for the EVALSHA of later calls.
-func (s *Store) retryNoScript(ctx context.Context, ops []op) {
+// retryNoScript re-sends with EVAL, in one more pipeline bounded by the
+// Apply's deadline end, the scripts a server did not have cached (after a
+// restart or SCRIPT FLUSH). EVAL caches them for the EVALSHA of later calls.
+func (s *Store) retryNoScript(ctx context.Context, ops []op, end time.Time) {
 	var pipe goredis.Pipeliner
 	for j := range ops {
 		o := &ops[j]
@@ -323,7 +385,7 @@ func (s *Store) retryNoScript(ctx context.Context, ops []op) {
 		o.cmd = pipe.Eval(ctx, o.sc.src, []string{o.key}, o.args...)
 	}
 	if pipe != nil {
-		rctx, cancel := s.detach(ctx)
+		rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
 		_, _ = pipe.Exec(rctx)
 		cancel()
 	}
@@ -368,6 +430,10 @@ func (s *Store) flush(b *batch) {
 // Ping checks that every server (each cluster master, each ring shard)
 // answers within Options.Timeout. Its error wraps counter.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
+	if open, since := s.br.open(); open {
+		return fmt.Errorf("counter/redis: %s: %w: circuit breaker open since %s (decisions follow the failure mode until a probe succeeds)",
+			s.where, counter.ErrUnavailable, since.UTC().Format(time.RFC3339Nano))
+	}
 	rctx, cancel := s.detach(ctx)
 	defer cancel()
 	ping := func(ctx context.Context, c *goredis.Client) error { return c.Ping(ctx).Err() }

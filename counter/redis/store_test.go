@@ -472,7 +472,7 @@ func TestMetricsLint(t *testing.T) {
 	for _, mf := range mfs {
 		names = append(names, mf.GetName())
 	}
-	want := []string{"tollgate_counter_coalesced_hits_total", "tollgate_counter_errors_total", "tollgate_counter_op_duration_seconds", "tollgate_counter_overlimit_cache_hits_total"}
+	want := []string{"tollgate_counter_coalesced_hits_total", "tollgate_counter_errors_total", "tollgate_counter_op_duration_seconds", "tollgate_counter_overlimit_cache_hits_total", "tollgate_redis_breaker_opens_total", "tollgate_redis_breaker_state"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("metrics %v, want %v", names, want)
 	}
