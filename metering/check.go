@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -369,6 +370,17 @@ func (m *Metering) rateLimit(ctx context.Context, sc *checkScratch, tp *tenantPl
 		// Only malformed requests fail, and these are built here.
 		m.metrics.backendFailure(backendRateLimit, m.cfg.FailureMode)
 		m.logThrottled(m.opts.Now(), "rate limiter refused the request", err)
+		if m.cfg.FailureMode == ratelimit.FailClosed {
+			m.deny(res, 503, resultUnavailable, bodyUnavailable)
+			return false
+		}
+		return true
+	}
+	if sc.rlResp.BackendFailed {
+		// The counter backend (Redis) is down: metering's failure mode
+		// decides, not the limiter's statuses.
+		m.metrics.backendFailure(backendRateLimit, m.cfg.FailureMode)
+		m.logThrottled(m.opts.Now(), "rate-limit backend failed", errors.New("the best-effort counter backend did not answer"))
 		if m.cfg.FailureMode == ratelimit.FailClosed {
 			m.deny(res, 503, resultUnavailable, bodyUnavailable)
 			return false

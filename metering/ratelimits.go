@@ -1,10 +1,7 @@
 package metering
 
 import (
-	"strconv"
-
-	"gopkg.in/yaml.v3"
-
+	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -17,44 +14,37 @@ const (
 )
 
 // buildRateLimits turns the plans' rate_limits into a ratelimit.Config of
-// domain RateLimitDomain. Each plan is an entry plan=<name>; below it a
-// value-less tenant entry (one counter per tenant) holds the limits without
-// "by", and value-less method and path_prefix entries below that hold the
-// limits counted per method and per route prefix:
+// domain RateLimitDomain, built in memory. Each plan is an entry
+// plan=<name>; below it a value-less tenant entry (one counter per tenant)
+// holds the limits without "by", and value-less method and path_prefix
+// entries below that hold the limits counted per method and per route
+// prefix:
 //
 //	plan=<name> → tenant → [method →] [path_prefix]
 //
-// A Check sends one descriptor per shape the plan uses. ratelimit can load
-// only files, so the YAML goes through a temporary file.
+// A Check sends one descriptor per shape the plan uses.
 func (p *parser) buildRateLimits(cfg *Config) {
-	descriptors := make([]any, 0, len(cfg.Plans))
+	rules := make([]ratelimit.Rule, 0, len(cfg.Plans))
 	for _, pl := range cfg.Plans {
-		byShape := map[byCombo][]any{}
+		byShape := map[byCombo][]ratelimit.Limit{}
 		for _, rl := range pl.RateLimits {
-			m := map[string]any{"requests_per_unit": rl.RequestsPerUnit, "algorithm": rl.Algorithm}
+			lim := ratelimit.Limit{RequestsPerUnit: rl.RequestsPerUnit, Window: rl.Window, Algorithm: algorithm(rl.Algorithm)}
 			if rl.Unit != "" {
-				m["unit"] = rl.Unit
-			} else {
-				m["window"] = strconv.FormatInt(int64(rl.Window.Seconds()), 10) + "s"
+				lim.Unit, _ = ratelimit.ParseUnit(rl.Unit)
 			}
 			c := byCombo{rl.ByMethod, rl.ByPathPrefix}
-			byShape[c] = append(byShape[c], m)
+			byShape[c] = append(byShape[c], lim)
 		}
-		tenant := limitEntry(entryTenant, byShape[byCombo{}],
-			limitEntry(entryMethod, byShape[byCombo{method: true}],
-				limitEntry(entryPathPrefix, byShape[byCombo{method: true, pathPrefix: true}])),
-			limitEntry(entryPathPrefix, byShape[byCombo{pathPrefix: true}]))
+		tenant := limitRule(entryTenant, byShape[byCombo{}],
+			limitRule(entryMethod, byShape[byCombo{method: true}],
+				limitRule(entryPathPrefix, byShape[byCombo{method: true, pathPrefix: true}])),
+			limitRule(entryPathPrefix, byShape[byCombo{pathPrefix: true}]))
 		if tenant == nil {
 			continue
 		}
-		descriptors = append(descriptors, map[string]any{"key": entryPlan, "value": pl.Name, "descriptors": []any{tenant}})
+		rules = append(rules, ratelimit.Rule{Key: entryPlan, Value: pl.Name, Rules: []ratelimit.Rule{*tenant}})
 	}
-	data, err := yaml.Marshal(map[string]any{"domain": RateLimitDomain, "descriptors": descriptors})
-	if err != nil {
-		p.errorf(nil, "metering.plans", "cannot encode the rate limits: %v (this is a bug; please report it)", err)
-		return
-	}
-	rc, err := ratelimit.ParseConfig("metering.plans", data)
+	rc, err := ratelimit.NewConfig(RateLimitDomain, rules)
 	if err != nil {
 		p.errorf(nil, "metering.plans", "rate limits rejected by the ratelimit engine: %v (this is a bug; please report it)", err)
 		return
@@ -62,24 +52,28 @@ func (p *parser) buildRateLimits(cfg *Config) {
 	cfg.rateLimit = rc
 }
 
-// limitEntry returns a value-less descriptor entry with limits and the
-// non-nil children, or nil when it has neither.
-func limitEntry(key string, limits []any, children ...any) any {
-	m := map[string]any{"key": key}
-	if len(limits) > 0 {
-		m["rate_limits"] = limits
+// algorithm maps a validated algorithm name to its counter.Algorithm.
+func algorithm(name string) counter.Algorithm {
+	switch name {
+	case "sliding_window":
+		return counter.SlidingWindow
+	case "token_bucket":
+		return counter.TokenBucket
 	}
-	var kids []any
+	return counter.FixedWindow
+}
+
+// limitRule returns a value-less rule with limits and the non-nil
+// children, or nil when it has neither.
+func limitRule(key string, limits []ratelimit.Limit, children ...*ratelimit.Rule) *ratelimit.Rule {
+	r := &ratelimit.Rule{Key: key, Limits: limits}
 	for _, c := range children {
 		if c != nil {
-			kids = append(kids, c)
+			r.Rules = append(r.Rules, *c)
 		}
 	}
-	if len(kids) > 0 {
-		m["descriptors"] = kids
-	}
-	if len(limits) == 0 && len(kids) == 0 {
+	if len(limits) == 0 && len(r.Rules) == 0 {
 		return nil
 	}
-	return m
+	return r
 }

@@ -142,6 +142,10 @@ func (u Unit) String() string {
 	return "unknown"
 }
 
+// ParseUnit returns the unit named s ("second" … "year"),
+// case-insensitively as envoyproxy does.
+func ParseUnit(s string) (Unit, bool) { return parseUnit(s) }
+
 // parseUnit returns the unit named s, case-insensitively as envoyproxy does.
 func parseUnit(s string) (Unit, bool) {
 	for _, n := range unitNames {

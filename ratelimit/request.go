@@ -102,4 +102,7 @@ type DescriptorStatus struct {
 type Response struct {
 	OverallCode Code
 	Statuses    []DescriptorStatus
+	// BackendFailed says the counter backend failed: the statuses and the
+	// overall code come from the failure mode, not from counts.
+	BackendFailed bool
 }

@@ -230,6 +230,7 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *Request, resp *Respo
 	st := s.state.Load()
 	ds := st.domains[req.Domain]
 	resp.Statuses = resp.Statuses[:0]
+	resp.BackendFailed = false
 	if ds == nil {
 		for range req.Descriptors {
 			resp.Statuses = append(resp.Statuses, DescriptorStatus{Code: CodeOK})
@@ -255,6 +256,7 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *Request, resp *Respo
 		sc.outs = append(sc.outs[:0], make([]counter.Outcome, len(sc.hits))...)
 		if err := s.opts.Counter.Apply(ctx, now, sc.hits, sc.outs); err != nil {
 			d = s.backendFailed(now, req.Domain, s.opts.FailureMode, err, sc)
+			resp.BackendFailed = true
 		}
 	}
 	d = s.decide(ds, req, sc, resp, d)
