@@ -1,6 +1,10 @@
 package ratelimit
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // decision is the outcome of one ShouldRateLimit call, as counted in
 // tollgate_ratelimit_decisions_total{code}.
@@ -55,12 +59,33 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Hits on rules with detailed_metric, by domain, rule path and result (ok, over_limit, shadow_over_limit).",
 		}, []string{"domain", "rule", "result"}),
 	}
-	for _, c := range []prometheus.Collector{m.decisions, m.backendErrors, m.ruleHits} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	// Services sharing a registry (the sidecar's and metering's) share the
+	// collectors: their decisions differ by domain label.
+	var err error
+	if m.decisions, err = register(reg, m.decisions); err != nil {
+		return nil, err
+	}
+	if m.backendErrors, err = register(reg, m.backendErrors); err != nil {
+		return nil, err
+	}
+	if m.ruleHits, err = register(reg, m.ruleHits); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// register registers c, or returns the equal collector registered already.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
 }
 
 // decisionCounters are the decision children of one domain label.

@@ -143,7 +143,7 @@ func New(opts Options, cfg *Config) (*Service, error) {
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
-		return nil, fmt.Errorf("ratelimit: cannot register metrics: %w (hint: give each Service its own Registerer)", err)
+		return nil, fmt.Errorf("ratelimit: cannot register metrics: %w (hint: a collector of the same name but another kind is registered)", err)
 	}
 	s := &Service{opts: opts, log: opts.Logger.With("component", "ratelimit"), metrics: m}
 	s.scratch.New = func() any { return new(scratch) }

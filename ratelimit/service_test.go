@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/counter/memory"
 )
 
 // t0 is 40 seconds into a minute.
@@ -440,5 +441,55 @@ func TestSetConfigUnderLoad(t *testing.T) {
 	wg.Wait()
 	if h.svc.Config() != first {
 		t.Error("Config() is not the last config set")
+	}
+}
+
+// TestServicesShareRegistry: two services on one registry (the sidecar's
+// and metering's limiter) share the collectors; each one's decisions show
+// under its domains.
+func TestServicesShareRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mk := func(domain string) *Service {
+		cfg, err := ParseConfig("r.yaml", []byte("domain: "+domain+"\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, requests_per_unit: 1}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(Options{Counter: memory.New(memory.Options{}), Registerer: reg}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := mk("a"), mk("b")
+	for _, s := range []struct {
+		svc    *Service
+		domain string
+	}{{a, "a"}, {b, "b"}, {b, "b"}} {
+		var resp Response
+		if err := s.svc.ShouldRateLimit(context.Background(), &Request{Domain: s.domain, Descriptors: []Descriptor{{Entries: []Entry{{"k", "v"}}}}}, &resp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `
+# HELP tollgate_ratelimit_decisions_total ShouldRateLimit decisions by domain ("unknown" for unconfigured domains) and code (ok, over_limit, shadow_over_limit, fail_open, fail_closed).
+# TYPE tollgate_ratelimit_decisions_total counter
+tollgate_ratelimit_decisions_total{code="fail_closed",domain="a"} 0
+tollgate_ratelimit_decisions_total{code="fail_closed",domain="b"} 0
+tollgate_ratelimit_decisions_total{code="fail_closed",domain="unknown"} 0
+tollgate_ratelimit_decisions_total{code="fail_open",domain="a"} 0
+tollgate_ratelimit_decisions_total{code="fail_open",domain="b"} 0
+tollgate_ratelimit_decisions_total{code="fail_open",domain="unknown"} 0
+tollgate_ratelimit_decisions_total{code="ok",domain="a"} 1
+tollgate_ratelimit_decisions_total{code="ok",domain="b"} 1
+tollgate_ratelimit_decisions_total{code="ok",domain="unknown"} 0
+tollgate_ratelimit_decisions_total{code="over_limit",domain="a"} 0
+tollgate_ratelimit_decisions_total{code="over_limit",domain="b"} 1
+tollgate_ratelimit_decisions_total{code="over_limit",domain="unknown"} 0
+tollgate_ratelimit_decisions_total{code="shadow_over_limit",domain="a"} 0
+tollgate_ratelimit_decisions_total{code="shadow_over_limit",domain="b"} 0
+tollgate_ratelimit_decisions_total{code="shadow_over_limit",domain="unknown"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tollgate_ratelimit_decisions_total"); err != nil {
+		t.Fatal(err)
 	}
 }

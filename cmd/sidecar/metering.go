@@ -101,10 +101,10 @@ func warnLateShipping(mc *metering.Config, ns map[string]global.NamespaceOptions
 // openMetering builds metering on the counters and the best-effort backend.
 func openMetering(mc *metering.Config, s *settings.Settings, counters *durableCounters, backend ratelimit.Counter,
 	logger *slog.Logger, reg prometheus.Registerer) (*meteringService, error) {
-	// The plans' rate limits get their own service; its decisions are counted
-	// by metering's own metrics, so its registry stays private.
+	// The plans' rate limits get their own service on the shared registry:
+	// its decisions show under domain tollgate_authz.
 	limiter, err := ratelimit.New(ratelimit.Options{
-		Counter: backend, Now: time.Now, Logger: logger.With("limiter", "authz"), FailureMode: mc.FailureMode,
+		Counter: backend, Now: time.Now, Logger: logger.With("limiter", "authz"), FailureMode: mc.FailureMode, Registerer: reg,
 	}, mc.RateLimitConfig())
 	if err != nil {
 		return nil, err
