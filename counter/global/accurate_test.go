@@ -234,7 +234,7 @@ func TestAccurateReadPathsOnCassandra(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	run(t, c)
 	name := "paths-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	add := func(delta int64, tk IdempotencyToken) {
 		t.Helper()

@@ -69,12 +69,14 @@ type Counters struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	stop      context.CancelFunc
-	workers   sync.WaitGroup
+	// runMu guards stop and the workers' start against Close.
+	runMu   sync.Mutex
+	stop    context.CancelFunc
+	workers sync.WaitGroup
 }
 
-// New validates opts and returns Counters with its rollup workers running;
-// Close stops them.
+// New validates opts and returns Counters; Run runs its rollup workers and
+// Close drains them.
 func New(opts Options) (*Counters, error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
@@ -98,12 +100,31 @@ func New(opts Options) (*Counters, error) {
 		c.queues[i] = newQueue(opts.MaxQueued)
 	}
 	c.metrics = newMetrics(opts.Registerer, c.queueDepth)
-	ctx, stop := context.WithCancel(context.Background())
-	c.stop = stop
-	for _, q := range c.queues {
-		c.workers.Go(func() { c.work(ctx, q) })
-	}
 	return c, nil
+}
+
+// Run runs the rollup workers, one per queue, until ctx ends or Close is
+// called. Rollups triggered without Run wait in their queues (bounded by
+// MaxQueued) and are done by Close.
+func (c *Counters) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c.runMu.Lock()
+	if c.closed.Load() {
+		c.runMu.Unlock()
+		return nil
+	}
+	c.stop = cancel
+	c.workers.Add(len(c.queues))
+	c.runMu.Unlock()
+	for _, q := range c.queues {
+		go func() {
+			defer c.workers.Done()
+			c.work(ctx, q)
+		}()
+	}
+	c.workers.Wait()
+	return nil
 }
 
 // AddCount adds delta to the counter. For Eventual and Accurate namespaces
@@ -415,8 +436,12 @@ func fold(before int64, agg counter.Aggregate) int64 {
 // It does not close the store. It is safe to call more than once.
 func (c *Counters) Close() error {
 	c.closeOnce.Do(func() {
+		c.runMu.Lock()
 		c.closed.Store(true)
-		c.stop()
+		if c.stop != nil {
+			c.stop()
+		}
+		c.runMu.Unlock()
 		c.workers.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), c.opts.DrainTimeout)
 		defer cancel()

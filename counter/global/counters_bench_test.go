@@ -61,7 +61,7 @@ func benchCountersOn(b *testing.B, s counter.EventStore) *Counters {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { c.Close() })
+	run(b, c)
 	return c
 }
 

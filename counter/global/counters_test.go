@@ -82,8 +82,19 @@ func newCounters(t testing.TB, store counter.EventStore, clock *fakeClock, reg p
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	run(t, c)
 	return c
+}
+
+// run runs c's rollup workers until the test ends, then closes c.
+func run(t testing.TB, c *Counters) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(context.Background()) }()
+	t.Cleanup(func() {
+		c.Close()
+		<-done
+	})
 }
 
 // tok returns a token generated at the clock's current time.
@@ -568,8 +579,8 @@ func TestOptionsValidate(t *testing.T) {
 		`counter/global: namespace "bad": type is not set (use best_effort, eventual or accurate)`,
 		`counter/global: namespace "bad": accept_limit -1s is negative (use a positive duration, or 0 for the default)`,
 		`counter/global: namespace "bad": late_after -1s is negative (use a positive duration, or 0 for the default)`,
-		"counter/global: Store is required by the eventual and accurate namespaces (open counter/pebble or counter/cassandra)",
 		"counter/global: Queues -1 is negative (use a positive number, or 0 for the default)",
+		"counter/global: Store is required by the eventual and accurate namespaces (open counter/pebble or counter/cassandra)",
 	}, "\n")
 	if err := opts.Validate(); err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v\nwant:\n%s", err, want)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -215,6 +217,23 @@ func (o *Options) EnsureDefaults() {
 // Validate reports every problem of o in one error, or nil. Call it after
 // EnsureDefaults.
 func (o *Options) Validate() error {
+	errs := []error{o.Check()}
+	for _, name := range slices.Sorted(maps.Keys(o.Namespaces)) {
+		n := o.Namespaces[name]
+		if n.Type.durable() && o.Store != nil && n.LateAfter > 0 && o.Store.LateAfter(name) != n.LateAfter {
+			errs = append(errs, fmt.Errorf("counter/global: namespace %q: late_after is %v, but the store judges its events late after %v (open the store with Options.LateAfters)", name, n.LateAfter, o.Store.LateAfter(name)))
+		}
+		if n.Type.durable() && o.Store == nil {
+			errs = append(errs, errors.New("counter/global: Store is required by the eventual and accurate namespaces (open counter/pebble or counter/cassandra)"))
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Check reports every problem of the options themselves, without the store:
+// what settings can get wrong. Validate adds the checks that need Store.
+func (o *Options) Check() error {
 	var errs []error
 	if o.Now == nil {
 		errs = append(errs, errors.New("counter/global: Now is required (pass time.Now)"))
@@ -224,22 +243,12 @@ func (o *Options) Validate() error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	durable := false
 	for _, name := range names {
 		n := o.Namespaces[name]
 		if name == "" || len(name) > MaxNameLen {
 			errs = append(errs, fmt.Errorf("counter/global: namespace name %q must be 1 to %d bytes (rename it)", name, MaxNameLen))
 		}
 		errs = append(errs, n.validate(name)...)
-		if n.Type.durable() {
-			durable = true
-			if o.Store != nil && n.LateAfter > 0 && o.Store.LateAfter(name) != n.LateAfter {
-				errs = append(errs, fmt.Errorf("counter/global: namespace %q: late_after is %v, but the store judges its events late after %v (open the store with Options.LateAfters)", name, n.LateAfter, o.Store.LateAfter(name)))
-			}
-		}
-	}
-	if durable && o.Store == nil {
-		errs = append(errs, errors.New("counter/global: Store is required by the eventual and accurate namespaces (open counter/pebble or counter/cassandra)"))
 	}
 	for _, c := range []struct {
 		name string
