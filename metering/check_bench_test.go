@@ -51,7 +51,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	sink := &nopSink{}
-	m, err := Open(Options{Config: cfg, DataDir: b.TempDir(), Sink: sink, Counts: sink, RateLimiter: rl})
+	m, err := Open(b.Context(), Options{Config: cfg, DataDir: b.TempDir(), Sink: sink, Counts: sink, RateLimiter: rl})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func newHarness(t *testing.T, doc string, start time.Time, mutate ...func(*Optio
 	for _, f := range mutate {
 		f(&opts)
 	}
-	h.m, err = Open(opts)
+	h.m, err = Open(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

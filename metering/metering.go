@@ -153,7 +153,7 @@ type Metering struct {
 
 // Open builds Metering: it opens the spool (events an earlier process left
 // are shipped by Run) and reads the quota counts once.
-func Open(opts Options) (*Metering, error) {
+func Open(ctx context.Context, opts Options) (*Metering, error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -193,7 +193,7 @@ func Open(opts Options) (*Metering, error) {
 		_ = m.spool.Close()
 		return nil, err
 	}
-	if err := m.RefreshQuotas(context.Background()); err != nil {
+	if err := m.RefreshQuotas(ctx); err != nil {
 		m.log.Warn("cannot read quota counts; retrying in the background", "err", err)
 	}
 	return m, nil

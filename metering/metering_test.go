@@ -46,7 +46,7 @@ func TestRunShipsAndCloseFlushes(t *testing.T) {
 
 func TestOptionsValidate(t *testing.T) {
 	cfg := mustParse(t, quickstart(t))
-	_, err := Open(Options{Config: cfg})
+	_, err := Open(t.Context(), Options{Config: cfg})
 	want := "metering: Options.DataDir is empty (hint: pass the sidecar's data directory)\n" +
 		"metering: Options.Sink is nil (hint: pass the durable counter writer)\n" +
 		"metering: Options.Counts is nil but plans have quotas (hint: pass the accurate counter reader)\n" +

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -299,32 +298,25 @@ func TestMeteringPebble(t *testing.T) { testMetering(t, nil) }
 
 func TestMeteringCassandra(t *testing.T) { testMetering(t, onCassandra(t, "tollgate_metering_it")) }
 
-// TestWarnLateShipping checks that an accurate namespace that metering
-// writes to gets a warning when its late_after is not above the spool's
-// flush interval, and other namespaces none.
+// TestWarnLateShipping checks that the plan warns about an accurate
+// namespace that metering writes to when its late_after is not above the
+// spool's flush interval, and about no other.
 func TestWarnLateShipping(t *testing.T) {
-	mc := &metering.Config{
-		Meters: []metering.Meter{{Namespace: "fast"}, {Namespace: "ok"}, {Namespace: "eventual"}},
-		Plans:  []metering.Plan{{Quotas: []metering.Quota{{Namespace: "ok"}}}},
-		Spool:  metering.SpoolConfig{FlushInterval: 500 * time.Millisecond},
+	p := &plan{
+		metering: &metering.Config{
+			Meters: []metering.Meter{{Namespace: "fast"}, {Namespace: "ok"}, {Namespace: "eventual"}},
+			Plans:  []metering.Plan{{Quotas: []metering.Quota{{Namespace: "ok"}}}},
+			Spool:  metering.SpoolConfig{FlushInterval: 500 * time.Millisecond},
+		},
+		counters: global.Options{Namespaces: map[string]global.NamespaceOptions{
+			"fast":     {Type: global.Accurate, LateAfter: 500 * time.Millisecond},
+			"ok":       {Type: global.Accurate, LateAfter: time.Second},
+			"eventual": {Type: global.Eventual, LateAfter: 100 * time.Millisecond},
+		}},
 	}
-	ns := map[string]global.NamespaceOptions{
-		"fast":     {Type: global.Accurate, LateAfter: 500 * time.Millisecond},
-		"ok":       {Type: global.Accurate, LateAfter: time.Second},
-		"eventual": {Type: global.Eventual, LateAfter: 100 * time.Millisecond},
+	p.meteringChecks()
+	want := []string{`metering ships events later than namespace "fast"'s late_after (500ms): raise late_after above the spool's flush_interval (500ms), or lower flush_interval`}
+	if !reflect.DeepEqual(p.warnings, want) {
+		t.Errorf("warnings:\n%q\nwant:\n%q", p.warnings, want)
 	}
-	var buf bytes.Buffer
-	warnLateShipping(mc, ns, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime})))
-	want := `level=WARN msg="metering ships events later than the namespace's late_after: raise late_after above the spool's flush_interval, or lower flush_interval" namespace=fast late_after=500ms flush_interval=500ms` + "\n"
-	if got := buf.String(); got != want {
-		t.Errorf("warnings:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-// dropTime removes the time from log records.
-func dropTime(groups []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.TimeKey && len(groups) == 0 {
-		return slog.Attr{}
-	}
-	return a
 }

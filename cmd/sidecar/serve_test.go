@@ -481,3 +481,49 @@ func TestRedisDownFailureModes(t *testing.T) {
 		})
 	}
 }
+
+// TestBadSettingsFailBothCommands: each bad setting makes check-config and
+// serve fail, with the same message (serve plans exactly what check-config
+// checks).
+func TestBadSettingsFailBothCommands(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, c := range []struct {
+		name, file, want string
+	}{
+		{"cassandra consistency", "counters:\n  store: cassandra\n  cassandra:\n    consistency: LOCAL_QUROUM\n", `counters.cassandra.consistency: "LOCAL_QUROUM" is not one of`},
+		{"metering plan", "metering:\n  tenants:\n    - id: acme\n      plan: nope\n", `unknown plan "nope"`},
+		{"namespace type", "counters:\n  namespaces:\n    n: {type: exact}\n", "counters.namespaces.n.type"},
+		{"namespace name", "counters:\n  namespaces:\n    " + strings.Repeat("n", 300) + ": {type: accurate}\n", "must be 1 to 256 bytes"},
+		{"rate-limit rules", "ratelimit:\n  config: " + write("rules.yaml", "domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: fortnight, requests_per_unit: 1}\n") + "\n", "fortnight"},
+		{"redis mode", "backend: redis\nredis:\n  mode: sentinel\n", "sentinel"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := write(strings.ReplaceAll(c.name, " ", "_")+".yaml", c.file)
+			code, checkOut := captureRun(t, []string{"check-config", "--config", cfg})
+			if code != 1 || !strings.Contains(checkOut, c.want) {
+				t.Fatalf("check-config = %d %q, want 1 and %q", code, checkOut, c.want)
+			}
+			s, err := settings.Load(cfg)
+			if err != nil {
+				t.Logf("refused by the settings decoder: %v", err)
+				// The settings decoder refused the file: serve's flag parsing
+				// loads it the same way, so both fail on this message.
+				if !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("settings.Load = %v, want %q", err, c.want)
+				}
+				return
+			}
+			err = runServer(t.Context(), s, slog.New(slog.DiscardHandler), nil)
+			if err == nil || !strings.Contains(err.Error(), strings.TrimSpace(checkOut)) {
+				t.Fatalf("serve = %v\nwant the check-config message %q", err, checkOut)
+			}
+		})
+	}
+}

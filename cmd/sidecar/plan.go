@@ -1,0 +1,210 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/tollgate/tollgate/counter/cassandra"
+	"github.com/tollgate/tollgate/counter/global"
+	"github.com/tollgate/tollgate/counter/pebble"
+	"github.com/tollgate/tollgate/counter/redis"
+	"github.com/tollgate/tollgate/internal/settings"
+	"github.com/tollgate/tollgate/metering"
+	"github.com/tollgate/tollgate/ratelimit"
+)
+
+// plan is every translation of the settings into component options,
+// validated, with nothing opened: check-config stops after it, serve opens
+// what it says. Its loggers, registries and clocks are filled in by serve.
+type plan struct {
+	settings *settings.Settings
+	// rateLimit is the loaded rate-limit config (no domains without one).
+	rateLimit *ratelimit.Config
+	// metering is the parsed metering section, nil without one.
+	metering *metering.Config
+	// counters are the counter namespaces' options, metering's included,
+	// with defaults filled in; Store, Now, Logger and Registerer are not set.
+	counters global.Options
+	// pebble or cassandra is the event store's options, by counters.store.
+	pebble    *pebble.Options
+	cassandra *cassandra.Options
+	// redis is the best-effort backend's options when backend is redis.
+	redis *redis.Options
+	// closedMargin is how long after its end a usage window closes for
+	// export: the meters' accept limit and clock skew plus the spool's
+	// flush interval.
+	closedMargin time.Duration
+	// warnings are problems that do not stop the sidecar.
+	warnings []string
+}
+
+// meterRetention keeps metering events long enough to bill a past month
+// and re-export it well after.
+const meterRetention = 400 * 24 * time.Hour
+
+// newPlan translates and validates s; the error lists every problem.
+func newPlan(s *settings.Settings) (*plan, error) {
+	p := &plan{settings: s}
+	var errs []error
+	var err error
+	if p.rateLimit, err = ratelimit.LoadConfig(rateLimitPaths(s)...); err != nil {
+		errs = append(errs, err)
+	}
+	if s.Metering.Kind != 0 {
+		file := s.File
+		if file == "" {
+			file = "settings"
+		}
+		if p.metering, err = metering.ParseConfig(file, &s.Metering); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	p.counters.Namespaces = make(map[string]global.NamespaceOptions, len(s.Counters.Namespaces))
+	for name, n := range s.Counters.Namespaces {
+		typ, err := global.ParseType(n.Type)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("counters.namespaces.%s.type: %w", name, err))
+			continue
+		}
+		p.counters.Namespaces[name] = global.NamespaceOptions{
+			Type: typ, AcceptLimit: n.AcceptLimit, FutureLimit: n.FutureLimit, ClockSkew: n.ClockSkew, LateAfter: n.LateAfter,
+			CoalesceWindow: n.CoalesceWindow, Retention: n.Retention, MaxReadGap: n.MaxReadGap,
+		}
+	}
+	p.addMeteringNamespaces()
+	p.counters.Now = time.Now
+	p.counters.EnsureDefaults()
+	if err := p.counters.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.storeOptions(); err != nil {
+		errs = append(errs, err)
+	}
+	if s.Backend == "redis" {
+		addrs, err := s.Redis.Addrs()
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			p.redis = &redis.Options{Mode: redis.Mode(s.Redis.Mode), Addrs: addrs, Password: s.Redis.Password,
+				Timeout: s.Redis.Timeout, PoolSize: s.Redis.PoolSize}
+			p.redis.EnsureDefaults()
+			if err := p.redis.Validate(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if p.metering != nil {
+		p.meteringChecks()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// addMeteringNamespaces adds the counter namespaces the meters and quotas
+// write to, unless the settings configure them already: meters'
+// namespaces with their type, quotas' as accurate, all keeping events for
+// meterRetention.
+func (p *plan) addMeteringNamespaces() {
+	if p.metering == nil {
+		return
+	}
+	add := func(name string, typ global.Type) {
+		if _, ok := p.counters.Namespaces[name]; !ok {
+			p.counters.Namespaces[name] = global.NamespaceOptions{Type: typ, Retention: meterRetention}
+		}
+	}
+	for _, m := range p.metering.Meters {
+		typ := global.Eventual
+		if m.Type == metering.Accurate {
+			typ = global.Accurate
+		}
+		add(m.Namespace, typ)
+	}
+	for _, pl := range p.metering.Plans {
+		for _, q := range pl.Quotas {
+			add(q.Namespace, global.Accurate)
+		}
+	}
+}
+
+// storeOptions translates counters.store and its settings.
+func (p *plan) storeOptions() error {
+	s := p.settings
+	if s.Counters.Store != "cassandra" {
+		p.pebble = &pebble.Options{Dir: filepath.Join(s.DataDir, "events"), Now: time.Now,
+			NamespaceRetention: p.counters.Retentions(), LateAfter: p.counters.LateAfters()}
+		return nil
+	}
+	c := s.Counters.Cassandra
+	consistency := gocql.LocalQuorum
+	if c.Consistency != "" {
+		var err error
+		if consistency, err = gocql.ParseConsistencyWrapper(strings.ToUpper(c.Consistency)); err != nil {
+			return fmt.Errorf("counters.cassandra.consistency: %q is not a Cassandra consistency level (e.g. LOCAL_QUORUM)", c.Consistency)
+		}
+	}
+	p.cassandra = &cassandra.Options{
+		Hosts: c.Hosts, Keyspace: c.Keyspace, LocalDC: c.LocalDC, Consistency: consistency, Timeout: c.Timeout,
+		Replication: cassandra.Replication{Factor: c.ReplicationFactor, DataCenters: c.DataCenters},
+		Retention:   maxRetention(p.counters.Retentions()),
+		LateAfter:   p.counters.LateAfters(),
+	}
+	p.cassandra.EnsureDefaults()
+	if err := p.cassandra.Validate(); err != nil {
+		return fmt.Errorf("counters.cassandra: %w", err)
+	}
+	return nil
+}
+
+// meteringChecks computes the export margin and warns about each accurate
+// namespace metering writes to whose late_after is not above the spool's
+// flush interval: its shipped events would be late, so reads of its
+// counters would keep reading from their checkpoints.
+func (p *plan) meteringChecks() {
+	mc := p.metering
+	var margin time.Duration
+	names := map[string]bool{}
+	for _, m := range mc.Meters {
+		n := p.counters.Namespaces[m.Namespace]
+		margin = max(margin, n.AcceptLimit+n.ClockSkew)
+		names[m.Namespace] = true
+	}
+	p.closedMargin = margin + mc.Spool.FlushInterval
+	for _, pl := range mc.Plans {
+		for _, q := range pl.Quotas {
+			names[q.Namespace] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if n := p.counters.Namespaces[name]; n.Type == global.Accurate && n.LateAfter <= mc.Spool.FlushInterval {
+			p.warnings = append(p.warnings, fmt.Sprintf("metering ships events later than namespace %q's late_after (%v): raise late_after above the spool's flush_interval (%v), or lower flush_interval", name, n.LateAfter, mc.Spool.FlushInterval))
+		}
+	}
+}
+
+// maxRetention is the longest of the namespaces' retentions (Cassandra keeps
+// one TTL for the whole event table).
+func maxRetention(r map[string]time.Duration) time.Duration {
+	var m time.Duration
+	for _, v := range r {
+		m = max(m, v)
+	}
+	return m
+}
+
+// rateLimitPaths returns the configured rate-limit config path, if any.
+func rateLimitPaths(s *settings.Settings) []string {
+	if s.RateLimit.Config == "" {
+		return nil
+	}
+	return []string{s.RateLimit.Config}
+}
