@@ -79,6 +79,13 @@ wait_ok() {
   curl -fsS "$1" >/dev/null
 }
 
+# Another process on one of the ports would take this benchmark's load.
+for port in 18090 18091 18099 18180 18181 18280 18281 "$REDIS_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "bench-envoy: port $port is in use; stop what listens there (ss -ltnp | grep $port)" >&2
+    exit 1
+  fi
+done
 redis_pid=0
 if [[ " ${SCENARIOS[*]} " == *" envoy_rls "* ]]; then
   mkdir -p "$redis_dir"

@@ -81,8 +81,7 @@ fi
 # envoy_group runs the Envoy scenarios (scripts/bench-envoy.sh), whose
 # summary ends the output.
 envoy_group() {
-  if [ "${BENCH_ENVOY:-1}" = 1 ]; then BENCH_SCENARIOS="$SCENARIOS" bash scripts/bench-envoy.sh; fi
-  echo "results in $OUT"
+  if [ "${BENCH_ENVOY:-1}" = 1 ]; then BENCH_SCENARIOS="$SCENARIOS" bash scripts/bench-envoy.sh; else echo "results in $OUT"; fi
 }
 ghz_selected=0
 for s in $SCENARIOS; do case " $GHZ_SCENARIOS " in *" $s "*) ghz_selected=1 ;; esac; done
