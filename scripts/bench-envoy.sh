@@ -32,9 +32,9 @@
 # throughput ratio to envoy_alone over the same rounds, and the CPU time
 # (user+system, from /proc/<pid>/stat and, for wrk, /usr/bin/time) of Envoy,
 # Tollgate, Redis and wrk per request, and the 1-minute load average. The
-# errors column adds wrk's socket errors and non-2xx answers to the checks
-# Envoy's filter could not make (Tollgate errors or timeouts: the
-# rate-limit filter then lets the request through unchecked).
+# errors column adds wrk's socket errors and non-2xx answers to the 2xx
+# answers Envoy's filter did not check OK (from its stats: Tollgate failed,
+# and the rate-limit filter let the request through, or was never asked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${BENCH_DURATION:-20s}"
@@ -118,10 +118,11 @@ printf 'round\tscenario\trequests\tduration_us\tp50_us\tp99_us\terrors\tenvoy_ti
 echo "== Envoy $("$ENVOY" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1) (--concurrency 1) + wrk: c=$CONC, $THREADS thread(s), $DURATION per scenario, $ROUNDS rounds, GOGC=${BENCH_GOGC:-default}"
 for round in $(seq 1 "$ROUNDS"); do
   for s in "${SCENARIOS[@]}"; do
+    # ok_stat counts the requests Envoy's filter checked with an OK answer.
     case $s in
-      envoy_alone) cfg=examples/bench/envoy-alone.yaml tg_pid=0 rd_pid=0 ;;
-      envoy_rls) cfg=examples/bench/envoy-rls.yaml tg_pid=$rls_pid rd_pid=$redis_pid ;;
-      envoy_authz) cfg=examples/bench/envoy-authz.yaml tg_pid=$authz_pid rd_pid=0 ;;
+      envoy_alone) cfg=examples/bench/envoy-alone.yaml tg_pid=0 rd_pid=0 ok_stat="" ;;
+      envoy_rls) cfg=examples/bench/envoy-rls.yaml tg_pid=$rls_pid rd_pid=$redis_pid ok_stat=cluster.app.ratelimit.ok ;;
+      envoy_authz) cfg=examples/bench/envoy-authz.yaml tg_pid=$authz_pid rd_pid=0 ok_stat=http.ingress_http.ext_authz.ok ;;
     esac
     # Base id 917: clear of a developer's Envoy (0) and of internal/envoytest's (1000+).
     "$ENVOY" -c "$cfg" --concurrency 1 --base-id 917 --log-level warn --drain-time-s 1 \
@@ -132,22 +133,23 @@ for round in $(seq 1 "$ROUNDS"); do
     wrk_cmd=(wrk -t "$THREADS" -c "$CONC" --latency -s examples/bench/wrk.lua -H 'x-api-key: bench-key' http://127.0.0.1:18090/)
     # A short untimed warm-up: connections open, caches filled.
     "${wrk_cmd[@]}" -d 2s -- "$prefix-warm" > /dev/null
+    ok0="$(stat "$ok_stat")"
     e0="$(ticks "$envoy_pid")" t0="$(ticks "$tg_pid")" r0="$(ticks "$rd_pid")"
     /usr/bin/time -f '%U %S' -o "$WORK/wrk.time" "${wrk_cmd[@]}" -d "$DURATION" -- "$prefix" > "$OUT/wrk-$s-$round.txt"
     e1="$(ticks "$envoy_pid")" t1="$(ticks "$tg_pid")" r1="$(ticks "$rd_pid")"
-    case $s in
-      envoy_alone) failed=0 ;;
-      envoy_rls) failed=$(( $(stat cluster.app.ratelimit.error) + $(stat cluster.app.ratelimit.failure_mode_allowed) + $(stat cluster.app.ratelimit.over_limit) )) ;;
-      envoy_authz) failed=$(( $(stat http.ingress_http.ext_authz.error) + $(stat http.ingress_http.ext_authz.denied) )) ;;
-    esac
+    checked=-1 # Envoy alone checks nothing
+    if [ -n "$ok_stat" ]; then checked=$(( $(stat "$ok_stat") - ok0 )); fi
     kill "$envoy_pid" && wait "$envoy_pid" 2>/dev/null || true
     envoy_pid=""
-    python3 - "$OUT/wrk-$s-$round.txt" "$failed" >> "$RUNS" <<PY
+    python3 - "$OUT/wrk-$s-$round.txt" "$checked" >> "$RUNS" <<PY
 import json, sys
 r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 wrk_s = sum(float(x) for x in open("$WORK/wrk.time").read().split()[-2:])
+checked = int(sys.argv[2])
+# 2xx answers without an OK check: Tollgate failed or was never asked.
+unchecked = max(0, r["requests"] - r["non2xx"] - checked) if checked >= 0 else 0
 print("\t".join(str(v) for v in ($round, "$s", r["requests"], r["duration_us"], r["p50_us"], r["p99_us"],
-      r["errors"] + r["non2xx"] + int(sys.argv[2]), $e1 - $e0, $t1 - $t0, $r1 - $r0, wrk_s,
+      r["errors"] + r["non2xx"] + unchecked, $e1 - $e0, $t1 - $t0, $r1 - $r0, wrk_s,
       open("/proc/loadavg").read().split()[0])))
 PY
     tail -1 "$RUNS" | awk -F'\t' '{printf "round %s %-12s %8.0f rps, p50 %.2f ms, p99 %.2f ms, errors %d, load %s\n", $1, $2, $3/$4*1e6, $5/1000, $6/1000, $7, $12}'
@@ -159,25 +161,30 @@ import csv, sys
 runs = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 hz = int(sys.argv[2])
 print(f"== Through Envoy (1 worker), wrk c={sys.argv[4]}, {sys.argv[3]} x {sys.argv[5]} rounds, interleaved")
-print(f"{'scenario':<12} {'rps':>7} {'ratio':>6} {'p50_ms':>7} {'p99_ms':>7} {'errors':>6} "
+print(f"{'scenario':<12} {'rps':>7} {'ratio':>6} {'rounds':>9} {'p50_ms':>7} {'p99_ms':>7} {'errors':>6} "
       f"{'envoy_us':>8} {'tg_us':>6} {'redis_us':>8} {'wrk_us':>6} {'total_us':>8}  load1")
-alone = None
+rps_of = lambda r: int(r["requests"]) / int(r["duration_us"]) * 1e6
+alone = {r["round"]: rps_of(r) for r in runs if r["scenario"] == "envoy_alone"}
 for name in ("envoy_alone", "envoy_rls", "envoy_authz"):
     rs = [r for r in runs if r["scenario"] == name]
     if not rs:
         continue
     n = sum(int(r["requests"]) for r in rs)
-    rps = sum(int(r["requests"]) / int(r["duration_us"]) * 1e6 for r in rs) / len(rs)
-    if name == "envoy_alone":
-        alone = rps
+    rps = sum(rps_of(r) for r in rs) / len(rs)
     per = lambda k, scale: sum(float(r[k]) for r in rs) * scale / n * 1e6
     cpu = [per("envoy_ticks", 1 / hz), per("tollgate_ticks", 1 / hz), per("redis_ticks", 1 / hz), per("wrk_s", 1)]
     p50 = sum(int(r["p50_us"]) for r in rs) / len(rs) / 1000
     p99 = sum(int(r["p99_us"]) for r in rs) / len(rs) / 1000
-    ratio = f"{rps / alone:.2f}" if alone else "-"
+    # The ratio of the means, and the range of the ratios within each round.
+    ratio, rounds = "-", "-"
+    if alone:
+        ratio = f"{rps / (sum(alone.values()) / len(alone)):.2f}"
+        per = [rps_of(r) / alone[r["round"]] for r in rs if r["round"] in alone]
+        rounds = f"{min(per):.2f}-{max(per):.2f}"
     loads = "/".join(r["load1"] for r in rs)
-    print(f"{name:<12} {rps:7.0f} {ratio:>6} {p50:7.2f} {p99:7.2f} {sum(int(r['errors']) for r in rs):6d} "
+    print(f"{name:<12} {rps:7.0f} {ratio:>6} {rounds:>9} {p50:7.2f} {p99:7.2f} {sum(int(r['errors']) for r in rs):6d} "
           f"{cpu[0]:8.1f} {cpu[1]:6.1f} {cpu[2]:8.1f} {cpu[3]:6.1f} {sum(cpu):8.1f}  {loads}")
-print("rps and latencies: means over the rounds; CPU: microseconds per request (user+system)")
+print("rps and latencies: means over the rounds; ratio: of the mean rps to Envoy alone's, rounds: its range")
+print("over the rounds; CPU: microseconds per request (user+system)")
 PY
 echo "results in $OUT (envoy-runs.tsv, envoy-summary.txt, wrk-*.txt)"
