@@ -70,6 +70,7 @@ cleanup() {
     kill "$p" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   fi
+  rm -rf "$WORK/data-rls" "$WORK/data-authz" # the logs stay
 }
 trap cleanup EXIT INT TERM
 
@@ -179,8 +180,8 @@ for name in ("envoy_alone", "envoy_rls", "envoy_authz"):
     ratio, rounds = "-", "-"
     if alone:
         ratio = f"{rps / (sum(alone.values()) / len(alone)):.2f}"
-        per = [rps_of(r) / alone[r["round"]] for r in rs if r["round"] in alone]
-        rounds = f"{min(per):.2f}-{max(per):.2f}"
+        within = [rps_of(r) / alone[r["round"]] for r in rs if r["round"] in alone]
+        rounds = f"{min(within):.2f}-{max(within):.2f}"
     loads = "/".join(r["load1"] for r in rs)
     print(f"{name:<12} {rps:7.0f} {ratio:>6} {rounds:>9} {p50:7.2f} {p99:7.2f} {sum(int(r['errors']) for r in rs):6d} "
           f"{cpu[0]:8.1f} {cpu[1]:6.1f} {cpu[2]:8.1f} {cpu[3]:6.1f} {sum(cpu):8.1f}  {loads}")

@@ -4,8 +4,8 @@
 # Tollgate behind a real Envoy loaded by wrk (scripts/bench-envoy.sh).
 #
 # Knobs (environment):
-#   BENCH_DURATION     ghz run length per scenario (20s)
-#   BENCH_CONCURRENCY  ghz concurrent workers (50)
+#   BENCH_DURATION     ghz and wrk run length per scenario (20s)
+#   BENCH_CONCURRENCY  ghz concurrent workers, wrk connections (50)
 #   BENCH_CONNECTIONS  ghz gRPC connections (4)
 #   BENCH_GO           1: run the Go benchmarks first (1)
 #   BENCH_BACKEND      redis or memory (redis)
