@@ -56,6 +56,7 @@ WORK="$RUN_DIR/envoy-$$"
 mkdir -p "$OUT" "$WORK"
 [ -x "$BIN" ] || { echo "bench-envoy: no sidecar binary at $BIN; run make build" >&2; exit 1; }
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null # wrk's CPU time
 command -v redis-server >/dev/null || bash scripts/redis.sh up >/dev/null # installs it
 ENVOY="$(bash scripts/envoy.sh path)"
 HZ="$(getconf CLK_TCK)"
