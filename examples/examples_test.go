@@ -133,10 +133,12 @@ func TestEnvoyValidationCatchesTypos(t *testing.T) {
 }
 
 // TestRealEnvoyValidatesExamples runs the real Envoy's `--mode validate`
-// on every Envoy example (the Kubernetes example mounts envoy/envoy.yaml),
-// and on a broken copy to prove the check can fail.
+// on every Envoy example (the Kubernetes example mounts envoy/envoy.yaml)
+// and bench bootstrap, and on a broken copy to prove the check can fail.
 func TestRealEnvoyValidatesExamples(t *testing.T) {
 	files, err := filepath.Glob("envoy/*.yaml")
+	bench, _ := filepath.Glob("bench/envoy*.yaml") // a valid constant pattern: no error
+	files = append(files, bench...)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no Envoy examples found: %v", err)
 	}

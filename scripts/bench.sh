@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make bench`: Go benchmarks, then end-to-end load with ghz against the
-# sidecar (bin/sidecar, built by `make build`) on Redis or memory.
+# sidecar (bin/sidecar, built by `make build`) on Redis or memory, then
+# Tollgate behind a real Envoy loaded by wrk (scripts/bench-envoy.sh).
 #
 # Knobs (environment):
-#   BENCH_DURATION     ghz run length per scenario (20s)
-#   BENCH_CONCURRENCY  ghz concurrent workers (50)
+#   BENCH_DURATION     ghz and wrk run length per scenario (20s)
+#   BENCH_CONCURRENCY  ghz concurrent workers, wrk connections (50)
 #   BENCH_CONNECTIONS  ghz gRPC connections (4)
 #   BENCH_GO           1: run the Go benchmarks first (1)
 #   BENCH_BACKEND      redis or memory (redis)
@@ -15,13 +16,19 @@
 #                      sidecar's core (0)
 #   BENCH_SCENARIOS    space-separated subset of: noop_max noop_rate hot_key
 #                      unique_keys three_descr over_limit authz_rate
-#                      authz_max (all)
+#                      authz_max (ghz), envoy_alone envoy_rls envoy_authz
+#                      (Envoy) (all); none of ghz's: no ghz at all
 #   BENCH_BIN          sidecar binary (./bin/sidecar)
 #   BENCH_GOGC         GOGC for the sidecar only (unset: the binary's default)
 #   BENCH_AUTHZ        1: also load ext_authz Check with metering on (1)
 #   BENCH_AUTHZ_RATE   fixed Check rate of the authz_rate scenario (5000)
 #   BENCH_CASSANDRA    1: start a single Cassandra node and run its store
 #                      benchmarks (0)
+#   BENCH_ENVOY        1: run scripts/bench-envoy.sh last: Envoy 1.40 with one
+#                      worker alone, with its rate-limit filter -> Tollgate,
+#                      with ext_authz -> Tollgate, interleaved (1)
+#   BENCH_ROUNDS       rounds of the Envoy scenarios (2)
+#   BENCH_WRK_THREADS  wrk threads of the Envoy scenarios (1)
 # The summary has the CPU time (user+system) per decision of the sidecar and
 # of ghz itself, and the 1-minute load average after each run: the box may
 # be shared, so compare runs made under the same load. On a 2-core box ghz's
@@ -34,7 +41,8 @@ CONNS="${BENCH_CONNECTIONS:-4}"
 BACKEND="${BENCH_BACKEND:-redis}"
 REDIS_PORT="${BENCH_REDIS_PORT:-16479}"
 PIN="${BENCH_PIN:-0}"
-SCENARIOS="${BENCH_SCENARIOS:-noop_max noop_rate hot_key unique_keys three_descr over_limit authz_rate authz_max}"
+GHZ_SCENARIOS="noop_max noop_rate hot_key unique_keys three_descr over_limit authz_rate authz_max"
+SCENARIOS="${BENCH_SCENARIOS:-$GHZ_SCENARIOS envoy_alone envoy_rls envoy_authz}"
 BIN="${BENCH_BIN:-./bin/sidecar}"
 sidecar_env=()
 if [ -n "${BENCH_GOGC:-}" ]; then sidecar_env=(env "GOGC=$BENCH_GOGC"); fi
@@ -69,6 +77,15 @@ if [ "${BENCH_CASSANDRA:-0}" = 1 ]; then
   go test -run '^$' -bench AccurateGetCountCassandra -benchmem -benchtime 3000x ./counter/global/ | tee -a "$OUT/go-bench-cassandra.txt" || true
   bash scripts/cassandra.sh down
 fi
+
+# envoy_group runs the Envoy scenarios (scripts/bench-envoy.sh), whose
+# summary ends the output.
+envoy_group() {
+  if [ "${BENCH_ENVOY:-1}" = 1 ]; then BENCH_SCENARIOS="$SCENARIOS" bash scripts/bench-envoy.sh; else echo "results in $OUT"; fi
+}
+ghz_selected=0
+for s in $SCENARIOS; do case " $GHZ_SCENARIOS " in *" $s "*) ghz_selected=1 ;; esac; done
+if [ "$ghz_selected" = 0 ]; then envoy_group; exit 0; fi
 
 GHZ="$(go env GOPATH)/bin/ghz"
 if [ ! -x "$GHZ" ]; then
@@ -189,4 +206,7 @@ if [ "${BENCH_AUTHZ:-1}" = 1 ]; then
     --backend memory --data-dir "$RUN_DIR/data-authz-max-$$"
   run authz_max authz envoy.service.auth.v3.Authorization.Check
 fi
-echo "results in $OUT"
+# Free the bench Redis port: bench-envoy.sh starts its own.
+cleanup
+trap - EXIT INT TERM
+envoy_group
