@@ -16,7 +16,8 @@
 #                      sidecar's core (0)
 #   BENCH_SCENARIOS    space-separated subset of: noop_max noop_rate hot_key
 #                      unique_keys three_descr over_limit authz_rate
-#                      authz_max (ghz), envoy_alone envoy_rls envoy_authz
+#                      authz_max (ghz), envoy_alone envoy_rls envoy_authz envoy_rlqs
+#                      envoy_rlqs_open
 #                      (Envoy) (all); none of ghz's: no ghz at all
 #   BENCH_BIN          sidecar binary (./bin/sidecar)
 #   BENCH_GOGC         GOGC for the sidecar only (unset: the binary's default)
@@ -42,7 +43,7 @@ BACKEND="${BENCH_BACKEND:-redis}"
 REDIS_PORT="${BENCH_REDIS_PORT:-16479}"
 PIN="${BENCH_PIN:-0}"
 GHZ_SCENARIOS="noop_max noop_rate hot_key unique_keys three_descr over_limit authz_rate authz_max"
-SCENARIOS="${BENCH_SCENARIOS:-$GHZ_SCENARIOS envoy_alone envoy_rls envoy_authz}"
+SCENARIOS="${BENCH_SCENARIOS:-$GHZ_SCENARIOS envoy_alone envoy_rls envoy_authz envoy_rlqs envoy_rlqs_open}"
 BIN="${BENCH_BIN:-./bin/sidecar}"
 sidecar_env=()
 if [ -n "${BENCH_GOGC:-}" ]; then sidecar_env=(env "GOGC=$BENCH_GOGC"); fi
