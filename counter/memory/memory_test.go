@@ -145,8 +145,10 @@ func TestRunSweepsUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- st.Run(ctx) }()
-	for st.Len() != 0 {
-		runtime.Gosched()
+	for deadline := time.Now().Add(10 * time.Second); st.Len() != 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d counters left after 10s of sweeping, want 0", st.Len())
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
