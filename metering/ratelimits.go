@@ -24,8 +24,9 @@ const (
 //
 //	plan=<name> → tenant → [method →] [path_prefix]
 //
-// A Check sends one descriptor per shape the plan uses. ratelimit can load
-// only files, so the YAML goes through a temporary file.
+// A Check sends one descriptor per shape the plan uses. The tree is encoded
+// as rate-limit YAML and parsed by ratelimit.ParseConfig, so plans get the
+// same limits, and the same checks, as the rate-limit config files.
 func (p *parser) buildRateLimits(cfg *Config) {
 	descriptors := make([]any, 0, len(cfg.Plans))
 	for _, pl := range cfg.Plans {
