@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/bestefforttest"
+	"github.com/tollgate/tollgate/internal/testkit"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -135,13 +135,12 @@ func TestSweepBoundsMemory(t *testing.T) {
 }
 
 func TestRunSweepsUntilCancelled(t *testing.T) {
-	var now atomic.Int64
-	now.Store(bestefforttest.T0.UnixNano())
-	st := New(Options{SweepInterval: time.Millisecond, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	clock := testkit.NewClock(bestefforttest.T0)
+	st := New(Options{SweepInterval: time.Millisecond, Now: clock.Now})
 	if err := st.Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Second, Hits: 1}}, make([]counter.Outcome, 1)); err != nil {
 		t.Fatal(err)
 	}
-	now.Add(int64(time.Second))
+	clock.Advance(time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- st.Run(ctx) }()
