@@ -29,10 +29,20 @@ bench: build
 faults:
 	$(GO) test -count=1 -v -run . ./faults/
 
+# vet, gofmt, the house rules (internal/lint: no process-wide clock, logger
+# or registry in library code; gRPC codes only in the adapters) and
+# staticcheck, installed at its pinned version when missing.
+STATICCHECK_VERSION := 0.8.2
+STATICCHECK = $$($(GO) env GOPATH)/bin/staticcheck
+
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files -o --exclude-standard '*.go' 2>/dev/null)); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) test -count=1 ./internal/lint/
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION))' || \
+	  GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
+	$(STATICCHECK) ./...
 
 # Regenerates the counter API's Go code from counter/counterpb/counter.proto.
 proto:

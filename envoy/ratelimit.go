@@ -22,11 +22,13 @@ type Decider interface {
 }
 
 // HeaderOptions configures the RateLimit-* response headers Envoy adds to the
-// downstream response. They describe the most restrictive descriptor.
+// downstream response. They describe the tightest descriptor
+// (ratelimit.Tightest), formatted as ext_authz Check formats them.
 type HeaderOptions struct {
 	// Enabled turns the headers on. Default: false (as envoyproxy/ratelimit).
 	Enabled bool
-	// Limit is the header carrying the limit and its window, e.g. "5, 5;w=60".
+	// Limit is the header carrying the limit and its window, e.g. "5, 5;w=60"
+	// (ratelimit.FormatLimit).
 	// Default: "RateLimit-Limit".
 	Limit string
 	// Remaining is the header carrying the hits left. Default: "RateLimit-Remaining".
@@ -171,30 +173,19 @@ func (s *RateLimitServer) toProto(r *ratelimit.Response) *rlsv3.RateLimitRespons
 	return out
 }
 
-// rateLimitHeaders describes the descriptor with a limit and the fewest hits
-// remaining (the first one on ties), or nothing when no limit applied.
+// rateLimitHeaders describes the tightest descriptor with a limit
+// (ratelimit.Tightest), or nothing when no limit applied.
 func (s *RateLimitServer) rateLimitHeaders(r *ratelimit.Response) []*corev3.HeaderValue {
-	var tightest *ratelimit.DescriptorStatus
-	for i := range r.Statuses {
-		st := &r.Statuses[i]
-		if st.CurrentLimit == nil {
-			continue
-		}
-		if tightest == nil || st.LimitRemaining < tightest.LimitRemaining {
-			tightest = st
-		}
-	}
-	if tightest == nil {
+	i := ratelimit.Tightest(r.Statuses)
+	if i < 0 {
 		return nil
 	}
-	l := tightest.CurrentLimit
-	window := int64(l.Window / time.Second)
-	limit := strconv.FormatUint(uint64(l.RequestsPerUnit), 10)
-	reset := int64((tightest.DurationUntilReset + time.Second - 1) / time.Second)
+	st := &r.Statuses[i]
+	l := st.CurrentLimit
 	return []*corev3.HeaderValue{
-		{Key: s.headers.Limit, Value: limit + ", " + limit + ";w=" + strconv.FormatInt(window, 10)},
-		{Key: s.headers.Remaining, Value: strconv.FormatUint(uint64(tightest.LimitRemaining), 10)},
-		{Key: s.headers.Reset, Value: strconv.FormatInt(reset, 10)},
+		{Key: s.headers.Limit, Value: ratelimit.FormatLimit(uint64(l.RequestsPerUnit), l.Window)},
+		{Key: s.headers.Remaining, Value: strconv.FormatUint(uint64(st.LimitRemaining), 10)},
+		{Key: s.headers.Reset, Value: ratelimit.FormatSeconds(st.DurationUntilReset)},
 	}
 }
 

@@ -3,6 +3,7 @@ package envoy
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,4 +117,38 @@ func TestRequestBounds(t *testing.T) {
 	if want := string(httperr.Body("InvalidArgument", msg)) + "\n"; rec.Code != http.StatusBadRequest || rec.Body.String() != want {
 		t.Errorf("/json: %d %s, want 400 %s", rec.Code, rec.Body, want)
 	}
+}
+
+// TestRateLimitHeaders checks the RateLimit-* headers of the RLS path: the
+// tightest descriptor (ratelimit.Tightest), its limit as
+// ratelimit.FormatLimit writes it for ext_authz Check too.
+func TestRateLimitHeaders(t *testing.T) {
+	f := func(name string, entries [][2]string, calls int, want map[string]string) {
+		t.Helper()
+		s := newTestServer(t)
+		s.headers = HeaderOptions{Enabled: true}
+		s.headers.EnsureDefaults()
+		var got *rlsv3.RateLimitResponse
+		for range calls {
+			var err error
+			if got, err = s.ShouldRateLimit(context.Background(), benchRequest(entries)); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		gotHeaders := map[string]string{}
+		for _, h := range got.GetResponseHeadersToAdd() {
+			gotHeaders[h.GetKey()] = h.GetValue()
+		}
+		if len(got.GetResponseHeadersToAdd()) != len(want) || !maps.Equal(gotHeaders, want) {
+			t.Errorf("%s: headers %v, want %v", name, got.GetResponseHeadersToAdd(), want)
+		}
+	}
+	f("one limit", [][2]string{{"user", "u1"}}, 1, map[string]string{
+		"RateLimit-Limit": "1000, 1000;w=60", "RateLimit-Remaining": "999", "RateLimit-Reset": "40"})
+	// a, b and c tie on remaining: the longest reset (c, hourly) wins.
+	f("tie on remaining", [][2]string{{"a", "1"}, {"b", "2"}, {"c", "3"}}, 1, map[string]string{
+		"RateLimit-Limit": "100000000, 100000000;w=3600", "RateLimit-Remaining": "99999999", "RateLimit-Reset": "2800"})
+	f("over limit beats fewer remaining", [][2]string{{"user", "u2"}, {"over", "x"}}, 2, map[string]string{
+		"RateLimit-Limit": "1, 1;w=3600", "RateLimit-Remaining": "0", "RateLimit-Reset": "2800"})
+	f("no limit", [][2]string{{"nope", "x"}}, 1, map[string]string{})
 }

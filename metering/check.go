@@ -254,9 +254,12 @@ func (m *Metering) Check(ctx context.Context, req *CheckRequest, res *CheckResul
 		case quotaExceeded:
 			release()
 			m.deny(res, 429, resultQuotaExceeded, pq.body)
-			reset := ceilSeconds(end.Sub(now))
+			reset := ratelimit.FormatSeconds(end.Sub(now))
+			// The window is this calendar month: end is the next month's
+			// start in the quota's time zone.
+			month := end.Sub(end.AddDate(0, -1, 0))
 			res.ResponseHeaders = append(res.ResponseHeaders,
-				Header{"RateLimit-Limit", strconv.FormatInt(pq.quota.RequestsPerMonth, 10)},
+				Header{"RateLimit-Limit", ratelimit.FormatLimit(uint64(pq.quota.RequestsPerMonth), month)},
 				Header{"RateLimit-Remaining", "0"},
 				Header{"RateLimit-Reset", reset},
 				Header{"Retry-After", reset})
@@ -387,11 +390,11 @@ func (m *Metering) rateLimit(ctx context.Context, sc *checkScratch, tp *tenantPl
 		}
 		return true
 	}
-	st, ok := mostRestrictive(sc.rlResp.Statuses)
-	if ok {
-		reset := ceilSeconds(st.DurationUntilReset)
+	if i := ratelimit.Tightest(sc.rlResp.Statuses); i >= 0 {
+		st := &sc.rlResp.Statuses[i]
+		reset := ratelimit.FormatSeconds(st.DurationUntilReset)
 		res.ResponseHeaders = append(res.ResponseHeaders,
-			Header{"RateLimit-Limit", strconv.FormatUint(uint64(st.CurrentLimit.RequestsPerUnit), 10)},
+			Header{"RateLimit-Limit", ratelimit.FormatLimit(uint64(st.CurrentLimit.RequestsPerUnit), st.CurrentLimit.Window)},
 			Header{"RateLimit-Remaining", strconv.FormatUint(uint64(st.LimitRemaining), 10)},
 			Header{"RateLimit-Reset", reset})
 		if sc.rlResp.OverallCode == ratelimit.CodeOverLimit {
@@ -403,29 +406,6 @@ func (m *Metering) rateLimit(ctx context.Context, sc *checkScratch, tp *tenantPl
 		return false
 	}
 	return true
-}
-
-// mostRestrictive returns the over-limit status, else the one with the
-// least remaining; ok is false when no limit applied.
-func mostRestrictive(sts []ratelimit.DescriptorStatus) (ratelimit.DescriptorStatus, bool) {
-	best, found := ratelimit.DescriptorStatus{}, false
-	for _, s := range sts {
-		if s.CurrentLimit == nil {
-			continue
-		}
-		switch {
-		case !found,
-			s.Code == ratelimit.CodeOverLimit && best.Code != ratelimit.CodeOverLimit,
-			s.Code == best.Code && s.LimitRemaining < best.LimitRemaining:
-			best, found = s, true
-		}
-	}
-	return best, found
-}
-
-// ceilSeconds formats d as whole seconds, rounded up.
-func ceilSeconds(d time.Duration) string {
-	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 
 // normalizeMethod bounds the method values counters see.

@@ -66,7 +66,7 @@ func TestCheckRateLimit(t *testing.T) {
 	if allowed != 100 {
 		t.Fatalf("allowed %d of 105, want 100", allowed)
 	}
-	want := []Header{{"RateLimit-Limit", "100"}, {"RateLimit-Remaining", "0"}, {"RateLimit-Reset", "30"}, {"Retry-After", "30"}}
+	want := []Header{{"RateLimit-Limit", "100, 100;w=60"}, {"RateLimit-Remaining", "0"}, {"RateLimit-Reset", "30"}, {"Retry-After", "30"}}
 	if last.Status != 429 || !reflect.DeepEqual(last.ResponseHeaders, want) ||
 		string(last.Body) != `{"error":{"code":"rate_limited","message":"rate limit exceeded (hint: retry after the Retry-After seconds)"}}` {
 		t.Errorf("105th check = %d %v %s", last.Status, last.ResponseHeaders, last.Body)
@@ -109,7 +109,7 @@ func TestCheckMonthlyQuota(t *testing.T) {
 	if allowed != 1000 {
 		t.Fatalf("allowed %d of 1005, want 1000", allowed)
 	}
-	want := []Header{{"RateLimit-Limit", "1000"}, {"RateLimit-Remaining", "0"}, {"RateLimit-Reset", "3600"}, {"Retry-After", "3600"}}
+	want := []Header{{"RateLimit-Limit", "1000, 1000;w=2678400"}, {"RateLimit-Remaining", "0"}, {"RateLimit-Reset", "3600"}, {"Retry-After", "3600"}}
 	if last.Status != 429 || !reflect.DeepEqual(last.ResponseHeaders, want) ||
 		string(last.Body) != `{"error":{"code":"quota_exceeded","message":"monthly quota \"monthly\" of 1000 requests used up (hint: it resets at the start of the next calendar month, UTC)"}}` {
 		t.Errorf("denied = %d %v %s", last.Status, last.ResponseHeaders, last.Body)

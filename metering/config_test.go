@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tollgate/tollgate/internal/testkit"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -218,7 +219,7 @@ func TestRateLimitConfig(t *testing.T) {
 	if got := cfg.Plan("p").combos; len(got) != 3 {
 		t.Fatalf("combos = %v", got)
 	}
-	svc, err := ratelimit.New(ratelimit.Options{Counter: newFakeCounter()}, cfg.RateLimitConfig())
+	svc, err := ratelimit.New(ratelimit.Options{Counter: testkit.NewCounter()}, cfg.RateLimitConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,28 +11,9 @@ import (
 
 	"github.com/tollgate/tollgate/counter"
 	cpebble "github.com/tollgate/tollgate/counter/pebble"
+	"github.com/tollgate/tollgate/internal/testkit"
 	"github.com/tollgate/tollgate/ratelimit"
 )
-
-// clock is a settable fake clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{now: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
 
 // storeAdapter makes a counter.EventStore a Sink, CountReader and
 // UsageReader, as the durable counters will.
@@ -79,7 +60,7 @@ var errDown = errors.New("store down")
 // store (in memory too), with a fake clock.
 type harness struct {
 	m     *Metering
-	clock *clock
+	clock *testkit.Clock
 	store *storeAdapter
 	cfg   *Config
 }
@@ -87,14 +68,14 @@ type harness struct {
 func newHarness(t *testing.T, doc string, start time.Time, mutate ...func(*Options)) *harness {
 	t.Helper()
 	cfg := mustParse(t, doc)
-	clk := newClock(start)
+	clk := testkit.NewClock(start)
 	st, err := cpebble.Open(cpebble.Options{Dir: "/store", FS: vfs.NewMem(), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	h := &harness{clock: clk, store: &storeAdapter{store: st}, cfg: cfg}
-	rl, err := ratelimit.New(ratelimit.Options{Counter: newFakeCounter(), Now: clk.Now}, cfg.RateLimitConfig())
+	rl, err := ratelimit.New(ratelimit.Options{Counter: testkit.NewCounter(), Now: clk.Now}, cfg.RateLimitConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,10 @@
 // # Decisions
 //
 // A descriptor is OVER_LIMIT when any of its limits is; its status reports
-// that limit, or else the one with the least remaining. shadow_mode rules
+// its tightest limit by the rule of Tighter (over the limit, then fewest
+// remaining, then longest reset). The RateLimit-* headers of both Envoy
+// paths describe the tightest descriptor by the same rule (Tightest),
+// formatted by FormatLimit and FormatSeconds. shadow_mode rules
 // turn their OVER_LIMIT into OK. quota_mode descriptors report OVER_LIMIT
 // and are flagged QuotaMode, but make the overall code OVER_LIMIT only when
 // every quota descriptor of the request is over. The overall code is

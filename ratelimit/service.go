@@ -426,34 +426,23 @@ func (s *Service) decide(ds *domainState, req *Request, sc *scratch, resp *Respo
 	return decisionOK
 }
 
-// pickStatus returns the most restrictive status among the hits [from, to)
-// of one descriptor: an over-limit one (the longest reset first), else the
-// one with the least remaining.
+// pickStatus returns the tightest status among the hits [from, to) of one
+// descriptor, by the rule of Tighter, and whether it is over the limit.
 func pickStatus(sc *scratch, from, to int) (DescriptorStatus, bool) {
 	var best DescriptorStatus
-	bestOver := false
 	for j := from; j < to; j++ {
 		o, l := &sc.outs[j], sc.hitLimits[j]
-		over := !o.Allowed
-		var remaining uint32
-		if !over && o.Used < uint64(l.info.RequestsPerUnit) {
-			remaining = l.info.RequestsPerUnit - uint32(o.Used)
+		st := DescriptorStatus{Code: CodeOK, CurrentLimit: &l.info, DurationUntilReset: o.ResetAfter}
+		if !o.Allowed {
+			st.Code = CodeOverLimit
+		} else if o.Used < uint64(l.info.RequestsPerUnit) {
+			st.LimitRemaining = l.info.RequestsPerUnit - uint32(o.Used)
 		}
-		better := j == from ||
-			(over && !bestOver) ||
-			(over == bestOver && over && o.ResetAfter > best.DurationUntilReset) ||
-			(over == bestOver && !over && (remaining < best.LimitRemaining ||
-				remaining == best.LimitRemaining && o.ResetAfter > best.DurationUntilReset))
-		if !better {
-			continue
+		if j == from || Tighter(&st, &best) {
+			best = st
 		}
-		best = DescriptorStatus{Code: CodeOK, CurrentLimit: &l.info, LimitRemaining: remaining, DurationUntilReset: o.ResetAfter}
-		if over {
-			best.Code = CodeOverLimit
-		}
-		bestOver = over
 	}
-	return best, bestOver
+	return best, best.Code == CodeOverLimit
 }
 
 // countRule counts hits on a detailed_metric rule.

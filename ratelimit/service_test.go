@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/memory"
+	"github.com/tollgate/tollgate/internal/testkit"
 )
 
 // t0 is 40 seconds into a minute.
@@ -21,14 +22,14 @@ var t0 = time.Unix(1_700_000_020, 0)
 
 type harness struct {
 	svc   *Service
-	fc    *fakeCounter
-	clock *fakeClock
+	fc    *testkit.Counter
+	clock *testkit.Clock
 	reg   *prometheus.Registry
 }
 
 func newHarness(t *testing.T, yaml string, mod func(*Options)) *harness {
 	t.Helper()
-	h := &harness{fc: newFakeCounter(), clock: &fakeClock{now: t0}, reg: prometheus.NewRegistry()}
+	h := &harness{fc: testkit.NewCounter(), clock: testkit.NewClock(t0), reg: prometheus.NewRegistry()}
 	opts := Options{Counter: h.fc, Now: h.clock.Now, Registerer: h.reg}
 	if mod != nil {
 		mod(&opts)
@@ -108,7 +109,7 @@ type step struct {
 func runSteps(t *testing.T, h *harness, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		h.clock.Add(s.advance)
+		h.clock.Advance(s.advance)
 		if got := h.call(t, s.req); got != s.want {
 			t.Errorf("step %d: got  %s\nwant %s", i, got, s.want)
 		}
@@ -288,17 +289,17 @@ descriptors:
 		{Key: "1:d1:k=1:a|6/2592000s/sliding_window", Algorithm: counter.SlidingWindow, Limit: 6, Window: 30 * 24 * time.Hour, Hits: 3},
 		{Key: "1:d1:k=1:a|7/31536000s/token_bucket", Algorithm: counter.TokenBucket, Limit: 7, Window: 365 * 24 * time.Hour, Hits: 3},
 	}
-	if h.fc.calls != 1 {
-		t.Errorf("Apply calls %d, want 1", h.fc.calls)
+	if h.fc.Calls() != 1 {
+		t.Errorf("Apply calls %d, want 1", h.fc.Calls())
 	}
-	if fmt.Sprint(h.fc.hits) != fmt.Sprint(want) {
-		t.Errorf("hits\n%v\nwant\n%v", h.fc.hits, want)
+	if fmt.Sprint(h.fc.LastHits()) != fmt.Sprint(want) {
+		t.Errorf("hits\n%v\nwant\n%v", h.fc.LastHits(), want)
 	}
 
 	// No applicable limit: no backend call.
 	h.call(t, req("u=1", "none=1"))
-	if h.fc.calls != 1 {
-		t.Errorf("Apply calls %d after unlimited-only request, want 1", h.fc.calls)
+	if h.fc.Calls() != 1 {
+		t.Errorf("Apply calls %d after unlimited-only request, want 1", h.fc.Calls())
 	}
 }
 
@@ -338,7 +339,7 @@ func TestFailureModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, yaml, tt.opts)
-			h.fc.err = backendErr
+			h.fc.Fail(backendErr)
 			if got := h.call(t, req("k=1", "s=1", "none=1")); got != tt.want {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
 			}

@@ -36,8 +36,13 @@ func startWatch(t *testing.T, path string) *watcher {
 			t.Errorf("Watch: %v", err)
 		}
 	})
-	// Let the watcher start before the test changes files.
-	time.Sleep(50 * time.Millisecond)
+	// Watch loads once when its watches are in place: from then on the
+	// test's changes are seen.
+	select {
+	case <-w.loads:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch made no initial load within 10s")
+	}
 	return w
 }
 

@@ -2,11 +2,15 @@
 # Runs every test against real backends: starts Redis (single, ring, cluster)
 # and a two-datacenter Cassandra, fetches the real Envoy (once, cached), runs `go test ./...` with
 # TOLLGATE_REQUIRE_BACKENDS=1 (a missing backend fails, never skips), and
-# stops what it started, whatever the outcome.
+# stops what it started, whatever the outcome. The servers' files live in
+# this checkout's own TOLLGATE_RUN_DIR (scripts/run-dir.sh), and Redis takes
+# free ports (scripts/redis.sh), so a run in another checkout on the same
+# machine is left alone; Cassandra's addresses are fixed, so its start fails
+# (and says why) while another checkout's cluster runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export TOLLGATE_RUN_DIR="${TOLLGATE_RUN_DIR:-/tmp/tollgate-test}"
+source scripts/run-dir.sh
 mkdir -p "$TOLLGATE_RUN_DIR"
 
 cleanup() {

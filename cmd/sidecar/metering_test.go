@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,51 @@ func eventuallyQuantity(t *testing.T, sc *sidecar, meter, tenant string, from, t
 	}
 }
 
+// waitShipped waits until the spool has taken want events in all and the
+// store has acknowledged every one of them.
+func waitShipped(t *testing.T, sc *sidecar, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		spooled, shipped := metricValue(t, sc, "tollgate_metering_spooled_events_total"), metricValue(t, sc, "tollgate_metering_shipped_events_total")
+		if spooled == want && shipped == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v events spooled and %v shipped after 10s, want %v of each", spooled, shipped, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// wantQuantity asserts the usage of one window, read once: an exact sum of
+// the stored events.
+func wantQuantity(t *testing.T, sc *sidecar, meter, tenant string, from, to time.Time, window string, want int64) {
+	t.Helper()
+	code, body := getUsage(t, sc, meter, tenant, from, to, window)
+	var resp struct{ Rows []struct{ Quantity int64 } }
+	if err := json.Unmarshal([]byte(body), &resp); code != 200 || err != nil || len(resp.Rows) != 1 || resp.Rows[0].Quantity != want {
+		t.Fatalf("usage of %s for %s = %d %s, want one row with quantity %d", meter, tenant, code, body, want)
+	}
+}
+
+// metricValue returns the value of an unlabelled metric on /metrics.
+func metricValue(t *testing.T, sc *sidecar, name string) float64 {
+	t.Helper()
+	_, body := httpDo(t, "GET", "http://"+sc.addrs.HTTP+"/metrics", "")
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("/metrics: %s has value %q: %v", name, v, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics lacks %s", name)
+	return 0
+}
+
 func accessLog(requestID string, start time.Time, status uint32, bodyBytes uint64) *accesslogv3.HTTPAccessLogEntry {
 	return &accesslogv3.HTTPAccessLogEntry{
 		CommonProperties: &accesslogv3.AccessLogCommon{StartTime: timestamppb.New(start), TimeToLastDownstreamTxByte: durationpb.New(12 * time.Millisecond)},
@@ -197,6 +243,7 @@ func testMetering(t *testing.T, store func(*settings.Settings)) {
 	})
 
 	t.Run("retried checks count once", func(t *testing.T) {
+		spooled := metricValue(t, sc, "tollgate_metering_spooled_events_total")
 		for round := 0; round < 2; round++ {
 			for i := 0; i < 10; i++ {
 				if resp := check(t, authz, "beta-key", fmt.Sprintf("beta-%s-%d", run, i), now); resp.GetOkResponse() == nil {
@@ -204,7 +251,10 @@ func testMetering(t *testing.T, store func(*settings.Settings)) {
 				}
 			}
 		}
-		eventuallyQuantity(t, sc, "requests", "beta", hour, hour.Add(time.Hour), "hour", 10)
+		// Both rounds' events (the retries carry the same ids) are
+		// spooled and shipped; the stored usage counts each Check once.
+		waitShipped(t, sc, spooled+20)
+		wantQuantity(t, sc, "requests", "beta", hour, hour.Add(time.Hour), "hour", 10)
 	})
 
 	// Access logs from yesterday, so their day is closed and exportable.
@@ -219,9 +269,13 @@ func testMetering(t *testing.T, store func(*settings.Settings)) {
 		}
 		sendAccessLogs(t, als, entries)
 		eventuallyQuantity(t, sc, "egress_bytes", "acme", day, day.Add(24*time.Hour), "day", 1500)
-		sendAccessLogs(t, als, entries) // replayed
-		time.Sleep(300 * time.Millisecond)
-		eventuallyQuantity(t, sc, "egress_bytes", "acme", day, day.Add(24*time.Hour), "day", 1500)
+		// Replayed: the same two events (the 503 is filtered out) are
+		// spooled and shipped again; once the store has acknowledged them,
+		// usage (an exact sum of the stored events) must not have moved.
+		spooled := metricValue(t, sc, "tollgate_metering_spooled_events_total")
+		sendAccessLogs(t, als, entries)
+		waitShipped(t, sc, spooled+2)
+		wantQuantity(t, sc, "egress_bytes", "acme", day, day.Add(24*time.Hour), "day", 1500)
 	})
 
 	t.Run("export of closed windows matches usage", func(t *testing.T) {

@@ -304,11 +304,23 @@ func TestReloadKeepsServing(t *testing.T) {
 		}
 		return resp.GetStatuses()[0].GetCode()
 	}
+	// write replaces reloaded.yaml in one rename, so the watcher never reads
+	// a half-written file and each write makes exactly one reload.
+	staging := t.TempDir()
 	write := func(body string) {
-		if err := os.WriteFile(filepath.Join(sc.dir, "reloaded.yaml"), []byte(body), 0o644); err != nil {
+		tmp := filepath.Join(staging, "reloaded.yaml")
+		if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(sc.dir, "reloaded.yaml")); err != nil {
 			t.Fatal(err)
 		}
 	}
+	metrics := func() string {
+		_, body := httpDo(t, "GET", "http://"+sc.addrs.HTTP+"/metrics", "")
+		return body
+	}
+	const noFailure, oneFailure = "tollgate_config_reloads_total{result=\"failure\"} 0\n", "tollgate_config_reloads_total{result=\"failure\"} 1\n"
 	eventually := func(what string, f func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -321,14 +333,13 @@ func TestReloadKeepsServing(t *testing.T) {
 	}
 	write("domain: reloaded\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 1 }\n")
 	eventually("the new domain to apply", func() bool { return code() == rlsv3.RateLimitResponse_OVER_LIMIT })
+	if m := metrics(); !strings.Contains(m, noFailure) {
+		t.Fatalf("before the bad file, /metrics lacks %q", noFailure)
+	}
 	write("domain: reloaded\ndescriptors:\n  - key: k\n    rate_limit: { unit: fortnight }\n")
-	time.Sleep(300 * time.Millisecond)
+	eventually("the bad file's reload to fail", func() bool { return strings.Contains(metrics(), oneFailure) })
 	if got := code(); got != rlsv3.RateLimitResponse_OVER_LIMIT {
 		t.Fatalf("a bad file replaced the serving config: code %v", got)
-	}
-	_, metrics := httpDo(t, "GET", "http://"+sc.addrs.HTTP+"/metrics", "")
-	if !strings.Contains(metrics, `tollgate_config_reloads_total{result="failure"}`) {
-		t.Fatalf("no failed reload in metrics")
 	}
 	if err := os.Remove(filepath.Join(sc.dir, "reloaded.yaml")); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/internal/testkit"
 )
 
 // checkReads asserts how many Accurate reads took each path so far.
@@ -33,7 +34,7 @@ func checkGet(t *testing.T, c *Counters, name string, want int64) {
 }
 
 func TestAccurateReadPaths(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	c := newCounters(t, openStore(t, clock), clock, nil)
 	mustAdd(t, c, "acc", "c", 5, tok(clock, "a"))
 	checkGet(t, c, "c", 5)
@@ -101,7 +102,7 @@ func TestAccurateSealPerNamespace(t *testing.T) {
 		lag time.Duration
 	}{{"acc", counter.DefaultLateAfter + DefaultClockSkew}, {"acc_hot", hotOptions.LateAfter + hotOptions.ClockSkew}} {
 		t.Run(tc.ns, func(t *testing.T) {
-			clock := &fakeClock{t: t0}
+			clock := testkit.NewClock(t0)
 			rec := &splitRecorder{EventStore: openStore(t, clock)}
 			c := newCounters(t, rec, clock, nil)
 			mustAdd(t, c, tc.ns, "c", 1, tok(clock, "a"))
@@ -138,7 +139,7 @@ func TestAccurateModel(t *testing.T) {
 
 func testAccurateModel(t *testing.T, ns string) {
 	lateAfter := cmp.Or(testNamespaces[ns].LateAfter, counter.DefaultLateAfter)
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	store := openStore(t, clock)
 	insts := []*Counters{newCounters(t, store, clock, nil), newCounters(t, store, clock, nil)}
 	ctx := context.Background()

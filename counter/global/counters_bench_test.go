@@ -180,7 +180,7 @@ func BenchmarkEventualConvergence(b *testing.B) {
 			}
 		}
 		last := time.Now()
-		for {
+		for deadline := last.Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 			n, err := c.GetCount(ctx, "ev", name)
 			if err != nil {
 				b.Fatal(err)
@@ -188,7 +188,9 @@ func BenchmarkEventualConvergence(b *testing.B) {
 			if n == 100 {
 				break
 			}
-			time.Sleep(10 * time.Millisecond)
+			if time.Now().After(deadline) {
+				b.Fatalf("eventual count %d a minute after the last add, want 100", n)
+			}
 		}
 		total += time.Since(last)
 	}

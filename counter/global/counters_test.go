@@ -19,28 +19,11 @@ import (
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/pebble"
+	"github.com/tollgate/tollgate/internal/testkit"
 )
 
 // t0 is the fake clock's start.
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	f.t = f.t.Add(d)
-	f.mu.Unlock()
-}
 
 // settle is how far the clock must move past an add for a rollup to cover
 // it with the default options.
@@ -64,7 +47,7 @@ var testLateAfters = counter.LateAfters{"acc_hot": hotOptions.LateAfter}
 
 // openStore opens a Pebble store on an in-memory filesystem, with
 // testLateAfters.
-func openStore(t testing.TB, clock *fakeClock) *pebble.Store {
+func openStore(t testing.TB, clock *testkit.Clock) *pebble.Store {
 	t.Helper()
 	s, err := pebble.Open(pebble.Options{FS: vfs.NewMem(), Dir: "db", Now: clock.Now, LateAfter: testLateAfters})
 	if err != nil {
@@ -76,7 +59,7 @@ func openStore(t testing.TB, clock *fakeClock) *pebble.Store {
 
 // newCounters returns Counters over store with testNamespaces, closed at the
 // end of the test.
-func newCounters(t testing.TB, store counter.EventStore, clock *fakeClock, reg prometheus.Registerer) *Counters {
+func newCounters(t testing.TB, store counter.EventStore, clock *testkit.Clock, reg prometheus.Registerer) *Counters {
 	t.Helper()
 	c, err := New(Options{Store: store, Namespaces: testNamespaces, Now: clock.Now, PollInterval: time.Millisecond, Registerer: reg})
 	if err != nil {
@@ -98,7 +81,7 @@ func run(t testing.TB, c *Counters) {
 }
 
 // tok returns a token generated at the clock's current time.
-func tok(clock *fakeClock, id string) IdempotencyToken {
+func tok(clock *testkit.Clock, id string) IdempotencyToken {
 	return IdempotencyToken{Token: id, GenerationTime: clock.Now()}
 }
 
@@ -131,7 +114,7 @@ func mustRollup(t *testing.T, c *Counters, ns, name string) counter.Checkpoint {
 }
 
 func TestEventualCountAfterRollup(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	c := newCounters(t, openStore(t, clock), clock, nil)
 	deltas := []int64{5, -2, 100, 7}
 	for i, d := range deltas {
@@ -156,7 +139,7 @@ func TestEventualCountAfterRollup(t *testing.T) {
 }
 
 func TestEventualConvergesThroughWorkers(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	c := newCounters(t, openStore(t, clock), clock, nil)
 	for i := range 50 {
 		mustAdd(t, c, "ev", "w", 2, tok(clock, "tok"+string(rune('A'+i))))
@@ -185,7 +168,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 func TestRetriedTokenCountsOnce(t *testing.T) {
 	for _, ns := range []string{"ev", "acc"} {
 		t.Run(ns, func(t *testing.T) {
-			clock := &fakeClock{t: t0}
+			clock := testkit.NewClock(t0)
 			c := newCounters(t, openStore(t, clock), clock, nil)
 			tk := tok(clock, "same")
 			for range 3 {
@@ -226,7 +209,7 @@ func (f *failingStore) Append(ctx context.Context, events []counter.Event) error
 func TestFailedAppendDoesNotUseToken(t *testing.T) {
 	for _, ns := range []string{"ev", "acc"} {
 		t.Run(ns, func(t *testing.T) {
-			clock := &fakeClock{t: t0}
+			clock := testkit.NewClock(t0)
 			store := &failingStore{EventStore: openStore(t, clock)}
 			store.failures.Store(2)
 			c := newCounters(t, store, clock, nil)
@@ -253,7 +236,7 @@ func TestFailedAppendDoesNotUseToken(t *testing.T) {
 func TestClearCount(t *testing.T) {
 	for _, ns := range []string{"ev", "acc", "be"} {
 		t.Run(ns, func(t *testing.T) {
-			clock := &fakeClock{t: t0}
+			clock := testkit.NewClock(t0)
 			c := newCounters(t, openStore(t, clock), clock, nil)
 			mustAdd(t, c, ns, "c", 5, tok(clock, "a"))
 			clock.Advance(time.Millisecond)
@@ -274,7 +257,7 @@ func TestClearCount(t *testing.T) {
 }
 
 func TestAccurateIncludesOwnWrite(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	c := newCounters(t, openStore(t, clock), clock, nil)
 	ctx := context.Background()
 	want := int64(0)
@@ -299,7 +282,7 @@ func TestAccurateIncludesOwnWrite(t *testing.T) {
 }
 
 func TestAccurateColdCounterRollsUpFirst(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	store := openStore(t, clock)
 	c := newCounters(t, store, clock, nil)
 	mustAdd(t, c, "acc", "cold", 8, tok(clock, "a"))
@@ -314,7 +297,7 @@ func TestAccurateColdCounterRollsUpFirst(t *testing.T) {
 }
 
 func TestInstancesConverge(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	store := openStore(t, clock)
 	a := newCounters(t, store, clock, nil)
 	b := newCounters(t, store, clock, nil)
@@ -352,7 +335,7 @@ func TestInstancesConverge(t *testing.T) {
 }
 
 func TestCheckpointNeverMovesBackwards(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	store := openStore(t, clock)
 	insts := []*Counters{newCounters(t, store, clock, nil), newCounters(t, store, clock, nil)}
 	ctx := context.Background()
@@ -404,7 +387,7 @@ func TestCheckpointNeverMovesBackwards(t *testing.T) {
 }
 
 func TestBestEffort(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	c, err := New(Options{Namespaces: map[string]NamespaceOptions{"be": {Type: BestEffort}}, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -428,7 +411,7 @@ func TestBestEffort(t *testing.T) {
 }
 
 func TestBatchAdd(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	c := newCounters(t, openStore(t, clock), clock, nil)
 	ctx := context.Background()
 	err := c.BatchAdd(ctx, []AddRequest{
@@ -465,7 +448,7 @@ func TestBatchAdd(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	c := newCounters(t, openStore(t, clock), clock, nil)
 	ctx := context.Background()
 	long := strings.Repeat("x", MaxNameLen+1)
@@ -518,7 +501,7 @@ func TestValidation(t *testing.T) {
 func sumErr(_ int64, err error) error { return err }
 
 func TestSum(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	c := newCounters(t, openStore(t, clock), clock, nil)
 	ctx := context.Background()
 	for i := range 10 {
@@ -550,7 +533,7 @@ func TestLateAfterDefault(t *testing.T) {
 // TestNewChecksStoreLateAfter checks that New refuses a store that judges a
 // namespace's late events by another LateAfter than the namespace's.
 func TestNewChecksStoreLateAfter(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	store, err := pebble.Open(pebble.Options{FS: vfs.NewMem(), Dir: "db", Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -602,7 +585,7 @@ func TestOptionsValidate(t *testing.T) {
 }
 
 func TestCloseDrainsAndRejects(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	store := openStore(t, clock)
 	c := newCounters(t, store, clock, nil)
 	mustAdd(t, c, "ev", "c", 5, tok(clock, "a"))
@@ -623,7 +606,7 @@ func TestCloseDrainsAndRejects(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	reg := prometheus.NewPedanticRegistry()
 	c := newCounters(t, openStore(t, clock), clock, reg)
 	mustAdd(t, c, "ev", "c", 1, tok(clock, "a"))
@@ -655,7 +638,7 @@ func TestMetrics(t *testing.T) {
 func TestOverflowAgainstLiveCount(t *testing.T) {
 	for _, ns := range []string{"ev", "acc", "be"} {
 		t.Run(ns, func(t *testing.T) {
-			clock := &fakeClock{t: t0}
+			clock := testkit.NewClock(t0)
 			store := openStore(t, clock)
 			c := newCounters(t, store, clock, nil)
 			ctx := context.Background()

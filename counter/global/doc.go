@@ -2,6 +2,11 @@
 // AddAndGetCount, GetCount, ClearCount, BatchAdd, Sum) over three counter
 // types, following Netflix's distributed counter design.
 //
+// Not every counter here is global: eventual and accurate namespaces are
+// shared by every sidecar through the durable event store, but best_effort
+// namespaces are per-process counters in this process's memory, which
+// neither other sidecars nor a restart see.
+//
 // # Types
 //
 // A namespace has one type (NamespaceOptions.Type):

@@ -15,6 +15,8 @@ type blockingCommit struct {
 	started chan struct{}
 	release chan struct{}
 	err     error
+	// released is set once the first commit got past release.
+	released bool
 }
 
 func newBlockingCommit() *blockingCommit {
@@ -31,6 +33,9 @@ func (b *blockingCommit) commit(subs [][]int) error {
 	if first {
 		close(b.started)
 		<-b.release
+		b.mu.Lock()
+		b.released = true
+		b.mu.Unlock()
 	}
 	return b.err
 }
@@ -125,15 +130,30 @@ func TestCloseWaitsForCommitsThenRefuses(t *testing.T) {
 	submitted := make(chan error, 1)
 	go func() { submitted <- g.Submit([]int{1}) }()
 	<-bc.started
-	closed := make(chan struct{})
-	go func() { g.Close(); close(closed) }()
-	select {
-	case <-closed:
-		t.Fatal("Close returned while a commit was in flight")
-	case <-time.After(20 * time.Millisecond):
+	// closed receives, when Close returns, whether the in-flight commit had
+	// finished by then.
+	closed := make(chan bool, 1)
+	go func() {
+		g.Close()
+		bc.mu.Lock()
+		closed <- bc.released
+		bc.mu.Unlock()
+	}()
+	// Once Close has refused new submissions, let the commit finish.
+	refusing := func() bool {
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		return g.closed
+	}
+	for deadline := time.Now().Add(5 * time.Second); !refusing(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not refuse submissions within 5s")
+		}
 	}
 	close(bc.release)
-	<-closed
+	if !<-closed {
+		t.Fatal("Close returned while a commit was in flight")
+	}
 	if err := <-submitted; err != nil {
 		t.Fatalf("Submit in flight during Close = %v, want nil", err)
 	}

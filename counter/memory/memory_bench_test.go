@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/counter"
-	"github.com/tollgate/tollgate/counter/besteffortest"
+	"github.com/tollgate/tollgate/counter/bestefforttest"
 )
 
 var sink counter.Outcome
@@ -38,7 +38,7 @@ func BenchmarkApply(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if err := st.Apply(ctx, besteffortest.T0.Add(time.Duration(i)), bc.hits, out); err != nil {
+				if err := st.Apply(ctx, bestefforttest.T0.Add(time.Duration(i)), bc.hits, out); err != nil {
 					b.Fatal(err)
 				}
 				i++
@@ -55,7 +55,7 @@ func BenchmarkApplyParallelHotKey(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		out := make([]counter.Outcome, 1)
 		for pb.Next() {
-			if err := st.Apply(context.Background(), besteffortest.T0, hits, out); err != nil {
+			if err := st.Apply(context.Background(), bestefforttest.T0, hits, out); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -77,7 +77,7 @@ func BenchmarkApplyParallelUniqueKeys(b *testing.B) {
 		hits := benchHits(counter.FixedWindow)
 		for pb.Next() {
 			hits[0].Key = keys[next.Add(1)%nkeys]
-			if err := st.Apply(context.Background(), besteffortest.T0, hits, out); err != nil {
+			if err := st.Apply(context.Background(), bestefforttest.T0, hits, out); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,12 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tollgate/tollgate/counter"
-	"github.com/tollgate/tollgate/counter/besteffortest"
+	"github.com/tollgate/tollgate/counter/bestefforttest"
+	"github.com/tollgate/tollgate/internal/testkit"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
 func TestConformance(t *testing.T) {
-	besteffortest.Run(t, func(*testing.T) besteffortest.Backend { return New(Options{}) })
+	bestefforttest.Run(t, func(*testing.T) bestefforttest.Backend { return New(Options{}) })
 }
 
 func TestOptionsDefaults(t *testing.T) {
@@ -32,7 +32,7 @@ func TestOptionsDefaults(t *testing.T) {
 }
 
 func TestApplyLengthMismatch(t *testing.T) {
-	err := New(Options{}).Apply(context.Background(), besteffortest.T0, make([]counter.Hit, 2), make([]counter.Outcome, 1))
+	err := New(Options{}).Apply(context.Background(), bestefforttest.T0, make([]counter.Hit, 2), make([]counter.Outcome, 1))
 	const want = "counter/memory: got 1 outcomes for 2 hits; pass out with len(out) == len(hits)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
@@ -40,7 +40,7 @@ func TestApplyLengthMismatch(t *testing.T) {
 }
 
 func TestWindowZeroError(t *testing.T) {
-	err := New(Options{}).Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Hits: 1}}, make([]counter.Outcome, 1))
+	err := New(Options{}).Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: "k", Hits: 1}}, make([]counter.Outcome, 1))
 	const want = `counter/memory: hit 0 (key "k") has window 0s; the window must be > 0 (fix the limit's unit or window)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
@@ -53,7 +53,7 @@ func TestKeyReusedByAnotherLimit(t *testing.T) {
 	st := New(Options{})
 	apply := func(alg counter.Algorithm, w time.Duration) counter.Outcome {
 		out := make([]counter.Outcome, 1)
-		if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Algorithm: alg, Limit: 10, Window: w, Hits: 4}}, out); err != nil {
+		if err := st.Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: "k", Algorithm: alg, Limit: 10, Window: w, Hits: 4}}, out); err != nil {
 			t.Fatal(err)
 		}
 		return out[0]
@@ -77,7 +77,7 @@ func TestKeyReusedByAnotherLimit(t *testing.T) {
 
 func TestSweepDeletesDeadStates(t *testing.T) {
 	st := New(Options{Shards: 4})
-	t0 := besteffortest.T0
+	t0 := bestefforttest.T0
 	hit := func(key string, alg counter.Algorithm, hits uint64) {
 		h := []counter.Hit{{Key: key, Algorithm: alg, Limit: 5, Window: time.Minute, Hits: hits}}
 		if err := st.Apply(context.Background(), t0, h, make([]counter.Outcome, 1)); err != nil {
@@ -122,12 +122,12 @@ func TestSweepBoundsMemory(t *testing.T) {
 	before := heap()
 	out := make([]counter.Outcome, 1)
 	for _, k := range keys {
-		if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: k, Limit: 1, Window: time.Second, Hits: 1}}, out); err != nil {
+		if err := st.Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: k, Limit: 1, Window: time.Second, Hits: 1}}, out); err != nil {
 			t.Fatal(err)
 		}
 	}
 	full := heap()
-	if removed := st.Sweep(besteffortest.T0.Add(time.Second)); removed != len(keys) || st.Len() != 0 {
+	if removed := st.Sweep(bestefforttest.T0.Add(time.Second)); removed != len(keys) || st.Len() != 0 {
 		t.Fatalf("Sweep removed %d, %d left; want %d removed, 0 left", removed, st.Len(), len(keys))
 	}
 	after := heap()
@@ -139,18 +139,19 @@ func TestSweepBoundsMemory(t *testing.T) {
 }
 
 func TestRunSweepsUntilCancelled(t *testing.T) {
-	var now atomic.Int64
-	now.Store(besteffortest.T0.UnixNano())
-	st := New(Options{SweepInterval: time.Millisecond, Now: func() time.Time { return time.Unix(0, now.Load()) }})
-	if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Second, Hits: 1}}, make([]counter.Outcome, 1)); err != nil {
+	clock := testkit.NewClock(bestefforttest.T0)
+	st := New(Options{SweepInterval: time.Millisecond, Now: clock.Now})
+	if err := st.Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Second, Hits: 1}}, make([]counter.Outcome, 1)); err != nil {
 		t.Fatal(err)
 	}
-	now.Add(int64(time.Second))
+	clock.Advance(time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- st.Run(ctx) }()
-	for st.Len() != 0 {
-		runtime.Gosched()
+	for deadline := time.Now().Add(10 * time.Second); st.Len() != 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d counters left after 10s of sweeping, want 0", st.Len())
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -171,10 +172,10 @@ func TestApplyAllocs(t *testing.T) {
 	}
 	out := make([]counter.Outcome, len(hits))
 	ctx := context.Background()
-	if err := st.Apply(ctx, besteffortest.T0, hits, out); err != nil {
+	if err := st.Apply(ctx, bestefforttest.T0, hits, out); err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(1000, func() { _ = st.Apply(ctx, besteffortest.T0, hits, out) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { _ = st.Apply(ctx, bestefforttest.T0, hits, out) }); n != 0 {
 		t.Fatalf("Apply allocates %v times per call, want 0", n)
 	}
 }
@@ -188,7 +189,7 @@ func TestMaxKeysEvictsLeastRecentlyUsed(t *testing.T) {
 	used := func(key string, window time.Duration) uint64 {
 		t.Helper()
 		out := make([]counter.Outcome, 1)
-		if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: key, Limit: 100, Window: window, Hits: 1}}, out); err != nil {
+		if err := st.Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: key, Limit: 100, Window: window, Hits: 1}}, out); err != nil {
 			t.Fatal(err)
 		}
 		return out[0].Used
@@ -214,7 +215,7 @@ func TestMaxKeysEvictsLeastRecentlyUsed(t *testing.T) {
 	// b evicted a (least recently used after the reads above). A swept key
 	// frees its slot without an eviction.
 	used("s", time.Second) // evicts c
-	if removed := st.Sweep(besteffortest.T0.Add(time.Second)); removed != 1 || st.Len() != 2 {
+	if removed := st.Sweep(bestefforttest.T0.Add(time.Second)); removed != 1 || st.Len() != 2 {
 		t.Fatalf("Sweep removed %d, %d left; want 1, 2", removed, st.Len())
 	}
 	used("e", time.Hour)
@@ -237,7 +238,7 @@ func TestMaxKeysBoundsKeys(t *testing.T) {
 	st := New(Options{Shards: 4, MaxKeys: 100})
 	out := make([]counter.Outcome, 1)
 	for i := range 1000 {
-		if err := st.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: fmt.Sprintf("k%d", i), Limit: 1, Window: time.Hour, Hits: 1}}, out); err != nil {
+		if err := st.Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: fmt.Sprintf("k%d", i), Limit: 1, Window: time.Hour, Hits: 1}}, out); err != nil {
 			t.Fatal(err)
 		}
 		if n := st.Len(); n > 100 {

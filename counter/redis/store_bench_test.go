@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tollgate/tollgate/counter"
-	"github.com/tollgate/tollgate/counter/besteffortest"
+	"github.com/tollgate/tollgate/counter/bestefforttest"
 )
 
 var sink counter.Outcome
@@ -34,7 +34,7 @@ func BenchmarkApplyHotKey(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				out := make([]counter.Outcome, 1)
 				for pb.Next() {
-					if err := s.Apply(context.Background(), besteffortest.T0, hits, out); err != nil {
+					if err := s.Apply(context.Background(), bestefforttest.T0, hits, out); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -63,7 +63,7 @@ func BenchmarkApplyUniqueKeys(b *testing.B) {
 				hits := []counter.Hit{{Algorithm: alg, Limit: 1 << 40, Window: time.Minute, Hits: 1}}
 				for pb.Next() {
 					hits[0].Key = keys[next.Add(1)%nkeys]
-					if err := s.Apply(context.Background(), besteffortest.T0, hits, out); err != nil {
+					if err := s.Apply(context.Background(), bestefforttest.T0, hits, out); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -85,7 +85,7 @@ func BenchmarkApplySequential(b *testing.B) {
 	out := make([]counter.Outcome, len(hits))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := s.Apply(context.Background(), besteffortest.T0, hits, out); err != nil {
+		if err := s.Apply(context.Background(), bestefforttest.T0, hits, out); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -14,14 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tollgate/tollgate/counter"
-	"github.com/tollgate/tollgate/counter/besteffortest"
+	"github.com/tollgate/tollgate/counter/bestefforttest"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
 func TestConformance(t *testing.T) {
 	for _, m := range modes {
 		t.Run(string(m.mode), func(t *testing.T) {
-			besteffortest.Run(t, func(t *testing.T) besteffortest.Backend {
+			bestefforttest.Run(t, func(t *testing.T) bestefforttest.Backend {
 				// The over-limit cache answers with a lower bound, so the exact
 				// sequences run without it; it has its own tests.
 				return newStore(t, m.mode, m.env, Options{OverLimitCacheSize: -1})
@@ -29,7 +29,7 @@ func TestConformance(t *testing.T) {
 		})
 	}
 	t.Run("single_without_coalescing", func(t *testing.T) {
-		besteffortest.Run(t, func(t *testing.T) besteffortest.Backend {
+		bestefforttest.Run(t, func(t *testing.T) bestefforttest.Backend {
 			return newStore(t, ModeSingle, modes[0].env, Options{OverLimitCacheSize: -1, DisableCoalescing: true})
 		})
 	})
@@ -82,7 +82,7 @@ func TestOverLimitCacheKeyedByLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	now := besteffortest.T0.Add(10 * time.Second)
+	now := bestefforttest.T0.Add(10 * time.Second)
 	apply := func(limit, hits uint64) counter.Outcome {
 		t.Helper()
 		out := make([]counter.Outcome, 1)
@@ -109,7 +109,7 @@ func TestOverLimitCacheKeyedByLimit(t *testing.T) {
 		t.Fatalf("over-limit cache hits = %v, want 2", got)
 	}
 	// The next window starts fresh: the entry expired with its window.
-	now = besteffortest.T0.Add(time.Minute)
+	now = bestefforttest.T0.Add(time.Minute)
 	if got, want := apply(2, 1), (counter.Outcome{Used: 1, Allowed: true, ResetAfter: time.Minute}); got != want {
 		t.Fatalf("next window: got %+v, want %+v", got, want)
 	}
@@ -126,7 +126,7 @@ func TestCoalescingExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	now := besteffortest.T0
+	now := bestefforttest.T0
 	hitsOf := func(n int) uint64 { return uint64(n%3 + 1) } // 1, 2 or 3 hits
 	if err := ctl.Do(context.Background(), "client", "pause", 300000, "write").Err(); err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestUnavailableClosedPort(t *testing.T) {
 	defer s.Close()
 	for _, alg := range []counter.Algorithm{counter.FixedWindow, counter.SlidingWindow, counter.TokenBucket} {
 		start := time.Now()
-		err := s.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Algorithm: alg, Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
+		err := s.Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: "k", Algorithm: alg, Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
 		if !errors.Is(err, counter.ErrUnavailable) {
 			t.Fatalf("%v: got %v, want an error wrapping counter.ErrUnavailable", alg, err)
 		}
@@ -243,14 +243,14 @@ func TestUnavailableSlowServer(t *testing.T) {
 	defer s.Close()
 	hit := []counter.Hit{{Key: "slow", Limit: 10, Window: time.Minute, Hits: 1}}
 	out := make([]counter.Outcome, 1)
-	if err := s.Apply(context.Background(), besteffortest.T0, hit, out); err != nil {
+	if err := s.Apply(context.Background(), bestefforttest.T0, hit, out); err != nil {
 		t.Fatal(err)
 	}
 	if err := ctl.Do(context.Background(), "client", "pause", 2000, "all").Err(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	err = s.Apply(context.Background(), besteffortest.T0, hit, out)
+	err = s.Apply(context.Background(), bestefforttest.T0, hit, out)
 	if !errors.Is(err, counter.ErrUnavailable) {
 		t.Fatalf("paused server: got %v, want an error wrapping counter.ErrUnavailable", err)
 	}
@@ -279,7 +279,7 @@ func TestRecoversAfterRestart(t *testing.T) {
 		}
 		waitApply(t, s, hits)
 		srv.stop()
-		if err := s.Apply(context.Background(), besteffortest.T0, hits, make([]counter.Outcome, 2)); !errors.Is(err, counter.ErrUnavailable) {
+		if err := s.Apply(context.Background(), bestefforttest.T0, hits, make([]counter.Outcome, 2)); !errors.Is(err, counter.ErrUnavailable) {
 			t.Fatalf("%s, server down: got %v, want an error wrapping counter.ErrUnavailable", m, err)
 		}
 		srv.start() // scripts are no longer cached: EVALSHA falls back to EVAL
@@ -292,7 +292,7 @@ func waitApply(t *testing.T, s *Store, hits []counter.Hit) {
 	t.Helper()
 	var err error
 	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
-		if err = s.Apply(context.Background(), besteffortest.T0, hits, make([]counter.Outcome, len(hits))); err == nil {
+		if err = s.Apply(context.Background(), bestefforttest.T0, hits, make([]counter.Outcome, len(hits))); err == nil {
 			return
 		}
 	}
@@ -324,7 +324,7 @@ func TestCancelledCallersKeepConnections(t *testing.T) {
 			time.AfterFunc(5*time.Millisecond, cancel)
 			wg.Go(func() {
 				hit := []counter.Hit{{Key: "cancel", Limit: 1000, Window: time.Minute, Hits: 1}}
-				errs[g] = s.Apply(ctx, besteffortest.T0, hit, make([]counter.Outcome, 1))
+				errs[g] = s.Apply(ctx, bestefforttest.T0, hit, make([]counter.Outcome, 1))
 			})
 		}
 		wg.Wait()
@@ -350,7 +350,7 @@ func TestApplyCancelledContext(t *testing.T) {
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = s.Apply(ctx, besteffortest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
+	err = s.Apply(ctx, bestefforttest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
 	if !errors.Is(err, context.Canceled) || errors.Is(err, counter.ErrUnavailable) || err.Error() != "counter/redis: cannot apply 1 hits: context canceled" {
 		t.Fatalf("got %v, want context.Canceled without ErrUnavailable", err)
 	}
@@ -389,7 +389,7 @@ func TestCloseTwice(t *testing.T) {
 // TestApplyAfterClose checks that a closed Store refuses hits at once.
 func TestApplyAfterClose(t *testing.T) {
 	s := newClosed(t)
-	err := s.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
+	err := s.Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
 	want := "counter/redis: cannot apply 1 hits on single 127.0.0.1:1: counter: backend unavailable: counter/redis: store is closed (do not call Apply after Close) (check that redis is reachable; raise Options.Timeout if it is slow)"
 	if !errors.Is(err, counter.ErrUnavailable) || err.Error() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
@@ -421,7 +421,7 @@ func TestSharedPipelinesExact(t *testing.T) {
 				{Key: "own" + strconv.Itoa(c), Limit: 10, Window: time.Minute, Hits: uint64(c + 1)},
 			}
 			outs[c] = make([]counter.Outcome, len(hits))
-			errs[c] = s.Apply(context.Background(), besteffortest.T0, hits, outs[c])
+			errs[c] = s.Apply(context.Background(), bestefforttest.T0, hits, outs[c])
 		})
 	}
 	wg.Wait()
@@ -455,7 +455,7 @@ func TestMetricsLint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_ = s.Apply(context.Background(), besteffortest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
+	_ = s.Apply(context.Background(), bestefforttest.T0, []counter.Hit{{Key: "k", Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,8 @@ import (
 	"testing"
 )
 
-// Environment variables set by scripts/testenv.sh (sourced by `make test`).
+// Environment variables `make test` sets: scripts/test.sh exports what
+// scripts/redis.sh env and scripts/cassandra.sh env print.
 const (
 	// RedisSingle is one redis-server, "host:port".
 	RedisSingle = "TOLLGATE_TEST_REDIS_SINGLE"

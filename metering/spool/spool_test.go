@@ -123,8 +123,10 @@ func TestRunRetries(t *testing.T) {
 	if err := s.Append(t.Context(), want); err != nil {
 		t.Fatal(err)
 	}
-	for s.Depth() > 0 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); s.Depth() > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("spool depth %d after 10s, want 0", s.Depth())
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -1,4 +1,4 @@
-package besteffortest
+package bestefforttest
 
 import (
 	"context"
@@ -118,7 +118,7 @@ type keyer struct{ nonce int64 }
 func newKeyer() keyer { return keyer{nonce: time.Now().UnixNano()} }
 
 func (k keyer) key(t testing.TB, name string) string {
-	return fmt.Sprintf("besteffortest/%d/%s/%s", k.nonce, t.Name(), name)
+	return fmt.Sprintf("bestefforttest/%d/%s/%s", k.nonce, t.Name(), name)
 }
 
 // Run runs the whole suite against the backend newBackend returns; it is
