@@ -1,5 +1,7 @@
 // Package storetest is the conformance suite for counter.EventStore
-// implementations (counter/pebble, counter/cassandra).
+// implementations (counter/pebble, counter/cassandra). Its suite is one
+// file of about 500 lines on purpose: each case reads as the contract it
+// checks, beside the others, and none is used alone.
 //
 // # Use
 //
