@@ -430,10 +430,23 @@ func (s *Store) flush(b *batch) {
 // Ping checks that every server (each cluster master, each ring shard)
 // answers within Options.Timeout. Its error wraps counter.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
-	if open, since := s.br.open(); open {
+	// With the breaker open, a Ping after the cooldown is its probe (a
+	// sidecar taken out of rotation gets no decisions to probe with).
+	ok, probe := s.br.allow(s.opts.Now())
+	if !ok {
+		_, since := s.br.open()
 		return fmt.Errorf("counter/redis: %s: %w: circuit breaker open since %s (decisions follow the failure mode until a probe succeeds)",
 			s.where, counter.ErrUnavailable, since.UTC().Format(time.RFC3339Nano))
 	}
+	err := s.ping(ctx)
+	if probe || err != nil {
+		s.br.done(s.opts.Now(), probe, err != nil)
+	}
+	return err
+}
+
+// ping checks every server once, within Options.Timeout.
+func (s *Store) ping(ctx context.Context) error {
 	rctx, cancel := s.detach(ctx)
 	defer cancel()
 	ping := func(ctx context.Context, c *goredis.Client) error { return c.Ping(ctx).Err() }
