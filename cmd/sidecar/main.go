@@ -14,7 +14,8 @@ Usage:
   sidecar check-config [flags]   validate the configuration and exit
   sidecar counter <op> [flags]   add to, read or clear a counter of a running sidecar
   sidecar usage [flags]          a meter's usage per window for one tenant
-  sidecar export [flags]         a meter's billing export (CSV or JSON lines)
+  sidecar export [flags]         a meter's billing export (CSV, JSON lines or Parquet)
+  sidecar hash-key               hash a bearer token or API key (read on stdin) for api_auth and api_keys
   sidecar help                   show this help
 
 Run 'sidecar <command> --help' for the flags of a command.
@@ -41,6 +42,8 @@ func run(args []string) int {
 		return usageCmd(args[1:])
 	case "export":
 		return exportCmd(args[1:])
+	case "hash-key":
+		return hashKey(args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0
