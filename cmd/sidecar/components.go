@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate/tollgate/counter/pebble"
 	"github.com/tollgate/tollgate/counter/redis"
 	"github.com/tollgate/tollgate/internal/lifecycle"
+	"github.com/tollgate/tollgate/internal/logadapt"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -38,7 +39,7 @@ func startBackend(p *plan, g *lifecycle.Group, logger *slog.Logger, reg promethe
 	}
 	opts := *p.redis
 	opts.Logger, opts.Registerer = logger.With("component", "redis"), reg
-	goredis.SetLogger(redisLogger{logger.With("component", "go-redis")})
+	goredis.SetLogger(logadapt.Redis{L: logger.With("component", "go-redis")})
 	st, err := redis.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the redis backend: %w", err)
@@ -52,15 +53,6 @@ type memoryBackend struct{ *memory.Store }
 
 // Ping reports the in-process store as always reachable.
 func (memoryBackend) Ping(context.Context) error { return nil }
-
-// redisLogger sends go-redis's own messages (dial failures and the like) to
-// the sidecar's logger at warn level instead of its process-wide stderr log.
-type redisLogger struct{ l *slog.Logger }
-
-// Printf implements go-redis's logging interface.
-func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	r.l.WarnContext(ctx, fmt.Sprintf(format, v...))
-}
 
 // eventStore is the durable event store as the sidecar runs it.
 type eventStore interface {
