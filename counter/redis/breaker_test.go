@@ -82,11 +82,15 @@ func TestFrozenRedis(t *testing.T) {
 		}
 	}
 	t.Logf("frozen Redis, 8 callers, %d calls: p50 %v, p99 %v, max %v; %d reached Redis: %v", len(lat), lat[len(lat)/2], p99, maxLat, len(waited), waited)
-	if p99 > timeout+5*time.Millisecond {
-		t.Errorf("p99 %v over the timeout %v + 5ms", p99, timeout)
+	// The bound is the timeout; the slack is the scheduler's on a loaded
+	// 2-core box running other test binaries (faults/ measures the p99 of
+	// many decisions through the sidecar against timeout + 5 ms).
+	const slack = 25 * time.Millisecond
+	if p99 > timeout+slack {
+		t.Errorf("p99 %v over the timeout %v + %v", p99, timeout, slack)
 	}
-	if len(waited) < 8 || waited[len(waited)*9/10] > timeout+5*time.Millisecond {
-		t.Errorf("calls that reached Redis: %v; want the 8 first, 90%% of them within the timeout %v + 5ms", waited, timeout)
+	if len(waited) < 8 || waited[len(waited)-1] > timeout+slack {
+		t.Errorf("calls that reached Redis: %v; want the 8 first, each within the timeout %v + %v", waited, timeout, slack)
 	}
 	if fast := lat[len(lat)/2]; fast > time.Millisecond {
 		t.Errorf("median %v: the open breaker should answer at once", fast)
