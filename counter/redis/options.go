@@ -151,6 +151,9 @@ func (o *Options) Validate() error {
 	if o.BreakerThreshold < 0 || o.BreakerCooldown < 0 {
 		errs = append(errs, fmt.Errorf("counter/redis: breaker threshold %d and cooldown %v must not be negative (use 0 for the defaults, 3 and 500ms)", o.BreakerThreshold, o.BreakerCooldown))
 	}
+	if o.TLS != nil && o.TLS.InsecureSkipVerify {
+		errs = append(errs, errors.New("counter/redis: TLS.InsecureSkipVerify is set: the server's certificate must be verified (give the CA bundle in TLS.RootCAs)"))
+	}
 	if o.MaxRetries < 0 {
 		errs = append(errs, fmt.Errorf("counter/redis: max retries %d is negative (use 0 for none)", o.MaxRetries))
 	}
