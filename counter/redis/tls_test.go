@@ -45,11 +45,13 @@ func tlsConfig(t testing.TB, addrs []string) *tls.Config {
 }
 
 // newStoreOn returns a Store on addrs with opts, closed at cleanup, with a
-// key prefix unique to the run and a generous timeout.
+// generous timeout and, unless opts has one, a key prefix unique to the run.
 func newStoreOn(t testing.TB, mode Mode, addrs []string, opts Options) *Store {
 	t.Helper()
 	opts.Mode, opts.Addrs = mode, addrs
-	opts.KeyPrefix = fmt.Sprintf("tollgate-test:%d:", time.Now().UnixNano())
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = fmt.Sprintf("tollgate-test:%d:", time.Now().UnixNano())
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Second
 	}
@@ -164,4 +166,37 @@ func TestACL(t *testing.T) {
 	f("wrong password", testenv.RedisACLUser, wrong, "WRONGPASS invalid username-password pair or user is disabled.")
 	f("unknown user", "nobody", testenv.RedisACLPassword, "WRONGPASS invalid username-password pair or user is disabled.")
 	f("no login", "", "", "NOAUTH Authentication required.")
+}
+
+// leastPrivilege is the ACL rule of the commands a Store sends, the README's
+// advice: the scripts' HMGET, HSET and PEXPIRE included.
+const leastPrivilege = "-@all +ping +incrby +pexpire +evalsha +eval +hmget +hset"
+
+// TestACLLeastPrivilege runs the conformance suite as an ACL user that may
+// only send the commands of leastPrivilege on the keys under its prefix.
+func TestACLLeastPrivilege(t *testing.T) {
+	addrs := testenv.Addrs(t, testenv.RedisACL)
+	admin := newStoreOn(t, ModeSingle, addrs, Options{Username: testenv.RedisACLUser, Password: testenv.RedisACLPassword})
+	ctx := context.Background()
+	n := time.Now().UnixNano()
+	user, prefix := fmt.Sprintf("tollgate-min-%d", n), fmt.Sprintf("tollgate-test:%d:", n)
+	rule := []any{"ACL", "SETUSER", user, "reset", "on", ">" + testenv.RedisACLPassword, "~" + prefix + "*"}
+	for _, r := range strings.Fields(leastPrivilege) {
+		rule = append(rule, r)
+	}
+	if err := admin.client.Do(ctx, rule...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.client.Do(context.Background(), "ACL", "DELUSER", user).Err() })
+	opts := Options{Username: user, Password: testenv.RedisACLPassword, KeyPrefix: prefix, OverLimitCacheSize: -1}
+	applyThree(t, newStoreOn(t, ModeSingle, addrs, opts))
+	besteffortest.Run(t, func(t *testing.T) besteffortest.Backend { return newStoreOn(t, ModeSingle, addrs, opts) })
+
+	// Outside its prefix the user is refused, with the hint.
+	opts.KeyPrefix = "elsewhere:"
+	s := newStoreOn(t, ModeSingle, addrs, opts)
+	err := s.Apply(ctx, time.Now(), []counter.Hit{{Key: "k", Algorithm: counter.FixedWindow, Limit: 1, Window: time.Minute, Hits: 1}}, make([]counter.Outcome, 1))
+	if err == nil || !strings.Contains(err.Error(), "NOPERM") || !strings.HasSuffix(err.Error(), "(check Options.Username and Password: the server refused them, needs them, or the ACL user lacks a permission)") {
+		t.Fatalf("Apply outside the user's keys = %v, want NOPERM with the hint", err)
+	}
 }
