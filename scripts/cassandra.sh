@@ -8,13 +8,18 @@
 #   scripts/cassandra.sh up             # two-DC cluster: n1 127.0.0.1 (dc1, JMX 7199) + n2 127.0.0.2 (dc2, JMX 7299),
 #                                       # CQL 9142 and storage 17000 on both; waits for 2x UN and one schema version
 #   scripts/cassandra.sh single         # one node: n1 127.0.0.1 (dc1, JMX 7199), CQL 9142
+#   scripts/cassandra.sh single-auth    # one more node beside the others, its own cluster: a1 127.0.0.1 (dc1,
+#                                       # JMX 7399), CQL 9242 over TLS only (client certificate required),
+#                                       # storage 17100, PasswordAuthenticator (superuser cassandra/cassandra);
+#                                       # certificates from openssl in $CASS_RUN/a1/tls; waits for the superuser
 #   scripts/cassandra.sh down           # stop the nodes this script started (by pid file) and wait for them
+#   scripts/cassandra.sh down-auth      # stop the single-auth node
 #   scripts/cassandra.sh status         # per node: pid, RSS, CQL port open or not
 #   scripts/cassandra.sh env            # print the export lines for internal/testenv (eval "$(scripts/cassandra.sh env)");
-#                                       # the dc2 address only while n2 runs
+#                                       # the dc2 address only while n2 runs, the auth node's only while a1 runs
 #   scripts/cassandra.sh nodetool [n1|n2] <args...>    # e.g. nodetool status, nodetool n2 describecluster
 #
-# `up` and `single` are idempotent: when the requested nodes already run (and answer CQL) they return at once;
+# `up`, `single` and `single-auth` are idempotent: when the requested nodes already run (and answer CQL) they return at once;
 # otherwise they stop what runs and start fresh with empty data. `down` with nothing running is a no-op.
 #
 # Env knobs (defaults in brackets):
@@ -53,11 +58,16 @@ CASS_RUN="$(cd "$CASS_RUN" && pwd)"
 LIB="$CASS_HOME/lib/$CASSANDRA_VERSION"
 CONF="$CASS_RUN/conf"
 
-# Node table: name ip dc jmx_port initial_token
-node_ip()    { case $1 in n1) echo 127.0.0.1 ;; n2) echo 127.0.0.2 ;; *) die "unknown node $1 (n1 or n2)" ;; esac; }
-node_dc()    { case $1 in n1) echo dc1 ;; n2) echo dc2 ;; esac; }
-node_jmx()   { case $1 in n1) echo 7199 ;; n2) echo 7299 ;; esac; }
-node_token() { case $1 in n1) echo "-9223372036854775808" ;; n2) echo 0 ;; esac; }
+# Node table: name ip dc jmx_port initial_token native_port storage_port. a1 is the
+# single-auth node: a cluster of its own, on its own ports, so it runs beside n1 and n2.
+AUTH_NATIVE_PORT="${AUTH_NATIVE_PORT:-9242}"
+AUTH_STORAGE_PORT="${AUTH_STORAGE_PORT:-17100}"
+node_ip()      { case $1 in n1|a1) echo 127.0.0.1 ;; n2) echo 127.0.0.2 ;; *) die "unknown node $1 (n1, n2 or a1)" ;; esac; }
+node_dc()      { case $1 in n1|a1) echo dc1 ;; n2) echo dc2 ;; esac; }
+node_jmx()     { case $1 in n1) echo 7199 ;; n2) echo 7299 ;; a1) echo 7399 ;; esac; }
+node_token()   { case $1 in n1|a1) echo "-9223372036854775808" ;; n2) echo 0 ;; esac; }
+node_native()  { case $1 in a1) echo "$AUTH_NATIVE_PORT" ;; *) echo "$NATIVE_PORT" ;; esac; }
+node_storage() { case $1 in a1) echo "$AUTH_STORAGE_PORT" ;; *) echo "$STORAGE_PORT" ;; esac; }
 
 # ---------------------------------------------------------------------------------------------
 # Tools: JDK 17 and Maven from Debian when missing
@@ -155,16 +165,42 @@ EOF
 EOF
 }
 
+# gen_certs <dir>: a CA, a server certificate for 127.0.0.1/localhost and a client
+# certificate, PEM, with openssl; keystore.pem is the server's key and certificate in one
+# file, as Cassandra's PEMBasedSslContextFactory reads them.
+gen_certs() {
+  local d=$1 name
+  mkdir -p "$d"
+  for name in ca server client; do
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/$name.key" 2>/dev/null
+  done
+  openssl req -x509 -new -key "$d/ca.key" -out "$d/ca.crt" -days 2 -subj "/CN=tollgate test cassandra CA"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+  printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+  for name in server client; do
+    openssl req -new -key "$d/$name.key" -subj "/CN=tollgate test cassandra $name" -out "$d/$name.csr"
+    openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+      -days 2 -extfile "$d/$name.ext" -out "$d/$name.crt" 2>/dev/null
+  done
+  cat "$d/server.key" "$d/server.crt" >"$d/keystore.pem"
+  chmod 600 "$d"/*.key "$d/keystore.pem"
+}
+
 # write_node_conf <node> <auto_bootstrap>
 write_node_conf() {
-  local name=$1 auto_bootstrap=$2 ip dir
+  local name=$1 auto_bootstrap=$2 ip dir cluster=tollgate-test authenticator=AllowAllAuthenticator
   ip="$(node_ip "$name")"
   dir="$CASS_RUN/$name"
   rm -rf "$dir"
   mkdir -p "$dir"/{data,commitlog,saved_caches,hints,logs,tmp,triggers}
+  if [ "$name" = a1 ]; then
+    cluster=tollgate-auth
+    authenticator=PasswordAuthenticator
+    gen_certs "$dir/tls"
+  fi
   # Only 5.0 key names: unknown keys are fatal ("Invalid yaml. Please remove properties ...").
   cat >"$dir/cassandra.yaml" <<EOF
-cluster_name: 'tollgate-test'
+cluster_name: '$cluster'
 num_tokens: 1
 initial_token: "$(node_token "$name")"
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
@@ -173,11 +209,11 @@ endpoint_snitch: GossipingPropertyFileSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:$STORAGE_PORT"
+      - seeds: "127.0.0.1:$(node_storage "$name")"
 listen_address: $ip
 rpc_address: $ip
-storage_port: $STORAGE_PORT
-native_transport_port: $NATIVE_PORT
+storage_port: $(node_storage "$name")
+native_transport_port: $(node_native "$name")
 start_native_transport: true
 data_file_directories:
   - $dir/data
@@ -187,7 +223,7 @@ hints_directory: $dir/hints
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
 commitlog_disk_access_mode: legacy
-authenticator: AllowAllAuthenticator
+authenticator: $authenticator
 authorizer: AllowAllAuthorizer
 auto_snapshot: false
 incremental_backups: false
@@ -197,6 +233,18 @@ compaction_throughput: 0MiB/s
 internode_compression: none
 storage_compatibility_mode: CASSANDRA_4
 EOF
+  if [ "$name" = a1 ]; then
+    cat >>"$dir/cassandra.yaml" <<EOF
+client_encryption_options:
+  enabled: true
+  optional: false
+  require_client_auth: true
+  ssl_context_factory:
+    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory
+  keystore: $dir/tls/keystore.pem
+  truststore: $dir/tls/ca.crt
+EOF
+  fi
   printf 'dc=%s\nrack=rack1\n' "$(node_dc "$name")" >"$dir/cassandra-rackdc.properties"
 }
 
@@ -267,8 +315,8 @@ start_node() {
   dir="$CASS_RUN/$name"
   jamm="$(jamm_jar)"
   [ -n "$jamm" ] || die "no jamm jar in $LIB; run '$0 fetch'"
-  if port_open "$ip" "$NATIVE_PORT"; then
-    die "something not started by this script already listens on $ip:$NATIVE_PORT; stop it or set NATIVE_PORT"
+  if port_open "$ip" "$(node_native "$name")"; then
+    die "something not started by this script already listens on $ip:$(node_native "$name"); stop it or set NATIVE_PORT (AUTH_NATIVE_PORT for a1)"
   fi
   local cmd=(
     "$JAVA" "${SERVER_OPTS[@]}"
@@ -289,6 +337,7 @@ start_node() {
     -Dcassandra.unsafesystem=true
     -Dcassandra.skip_sync=true
     -Dcassandra.libjemalloc=-
+    -Dcassandra.superuser_setup_delay_ms=0
     "-Djava.io.tmpdir=$dir/tmp" "-Djna.tmpdir=$dir/tmp"
     -cp "$LIB/*"
     org.apache.cassandra.service.CassandraDaemon
@@ -313,12 +362,15 @@ wait_node() {
       tail -n 40 "$dir/logs/system.log" >&2 2>/dev/null || true
       return 1
     fi
-    if port_open "$ip" "$NATIVE_PORT"; then
+    if port_open "$ip" "$(node_native "$name")"; then
       if grep -q 'Unable to read cassandra-rackdc' "$dir/logs/system.log" 2>/dev/null; then
         die "$name could not read its cassandra-rackdc.properties (its dc would be UNKNOWN_DC)"
       fi
-      log "$name answers CQL on $ip:$NATIVE_PORT after ${i}s (RSS $(rss_mb "$pid") MB)"
-      return 0
+      # The auth node takes logins once it has created the default superuser.
+      if [ "$name" != a1 ] || grep -q "Created default superuser role" "$dir/logs/system.log" 2>/dev/null; then
+        log "$name answers CQL on $ip:$(node_native "$name") after ${i}s (RSS $(rss_mb "$pid") MB)"
+        return 0
+      fi
     fi
     sleep 1
   done
@@ -341,9 +393,11 @@ nodetool() {
     org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$(node_jmx "$name")" "$@" </dev/null
 }
 
-stop_all() {
+stop_all() { stop_nodes n2 n1; }
+
+stop_nodes() { # stop_nodes <node...>
   local name pid i stopped=()
-  for name in n2 n1; do
+  for name in "$@"; do
     pid="$(node_pid "$name")"
     if [ -n "$pid" ]; then
       log "stopping $name (pid $pid)"
@@ -374,7 +428,7 @@ running() {
   local name pid
   for name in "$@"; do
     pid="$(node_pid "$name")"
-    [ -n "$pid" ] && port_open "$(node_ip "$name")" "$NATIVE_PORT" || return 1
+    [ -n "$pid" ] && port_open "$(node_ip "$name")" "$(node_native "$name")" || return 1
   done
 }
 
@@ -423,16 +477,35 @@ cmd_up() { # cmd_up <node...>
   start_cluster "$@"
 }
 
+# cmd_up_auth starts the single-auth node a1 (fresh), unless it runs. It has its own
+# config directory and lock, so it can start while `up` starts n1 and n2.
+cmd_up_auth() {
+  if running a1; then
+    log "already running: a1"
+    return 0
+  fi
+  local start=$SECONDS
+  ensure_java
+  [ -f "$LIB/.complete" ] || die "no jars in $LIB; run '$0 fetch' first"
+  write_common_conf
+  stop_nodes a1
+  write_node_conf a1 true
+  start_node a1
+  wait_node a1 || { stop_nodes a1; exit 1; }
+  log "a1 up in $((SECONDS - start))s"
+}
+
 cmd_status() {
-  local name pid ip
-  for name in n1 n2; do
+  local name pid ip port
+  for name in n1 n2 a1; do
     pid="$(node_pid "$name")"
     ip="$(node_ip "$name")"
-    if [ -z "$pid" ]; then echo "$name $ip down"; continue; fi
-    if port_open "$ip" "$NATIVE_PORT"; then
-      echo "$name $ip:$NATIVE_PORT dc=$(node_dc "$name") pid=$pid rss=$(rss_mb "$pid")MB cql=open"
+    port="$(node_native "$name")"
+    if [ -z "$pid" ]; then echo "$name $ip:$port down"; continue; fi
+    if port_open "$ip" "$port"; then
+      echo "$name $ip:$port dc=$(node_dc "$name") pid=$pid rss=$(rss_mb "$pid")MB cql=open"
     else
-      echo "$name $ip:$NATIVE_PORT dc=$(node_dc "$name") pid=$pid rss=$(rss_mb "$pid")MB cql=closed"
+      echo "$name $ip:$port dc=$(node_dc "$name") pid=$pid rss=$(rss_mb "$pid")MB cql=closed"
     fi
   done
 }
@@ -444,11 +517,20 @@ cmd_env() {
   else # `single`: tests that need dc2 skip (or fail under TOLLGATE_REQUIRE_BACKENDS=1)
     echo "unset TOLLGATE_TEST_CASSANDRA_DC2"
   fi
+  if [ -n "$(node_pid a1)" ]; then
+    echo "export TOLLGATE_TEST_CASSANDRA_AUTH=127.0.0.1:$AUTH_NATIVE_PORT"
+    echo "export TOLLGATE_TEST_CASSANDRA_AUTH_CA=$CASS_RUN/a1/tls/ca.crt"
+    echo "export TOLLGATE_TEST_CASSANDRA_AUTH_CERT=$CASS_RUN/a1/tls/client.crt"
+    echo "export TOLLGATE_TEST_CASSANDRA_AUTH_KEY=$CASS_RUN/a1/tls/client.key"
+  else
+    echo "unset TOLLGATE_TEST_CASSANDRA_AUTH TOLLGATE_TEST_CASSANDRA_AUTH_CA TOLLGATE_TEST_CASSANDRA_AUTH_CERT TOLLGATE_TEST_CASSANDRA_AUTH_KEY"
+  fi
 }
 
-# One invocation at a time per run dir (up/single/down change the same nodes).
+# One invocation at a time per run dir (up/single/down change the same nodes);
+# LOCK_NAME .lock-auth for the auth node, which changes only a1.
 with_lock() {
-  exec 9>"$CASS_RUN/.lock"
+  exec 9>"$CASS_RUN/${LOCK_NAME:-.lock}"
   flock -w 600 9 || die "another cassandra.sh holds $CASS_RUN/.lock"
   "$@"
 }
@@ -457,9 +539,11 @@ case "${1:-}" in
   fetch) with_lock fetch ;;
   up) with_lock cmd_up n1 n2 ;;
   single) with_lock cmd_up n1 ;;
+  single-auth) CONF="$CASS_RUN/conf-auth" LOCK_NAME=.lock-auth with_lock cmd_up_auth ;;
   down) with_lock stop_all ;;
+  down-auth) LOCK_NAME=.lock-auth with_lock stop_nodes a1 ;;
   status) cmd_status ;;
   env) cmd_env ;;
   nodetool) shift; nodetool "$@" ;;
-  *) sed -n '2,25p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,30p' "$0" >&2; exit 2 ;;
 esac

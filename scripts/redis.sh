@@ -6,9 +6,18 @@
 #   bash scripts/redis.sh down   # stop the servers `up` started from this run dir, and only those
 #
 # Layout (all on 127.0.0.1, no persistence), from a base port B:
-#   single:  B                (16379)
-#   ring:    B+1 B+2 B+3      (16380-16382, three independent servers)
-#   cluster: B+11 B+12 B+13   (16390-16392, three masters, no replicas; bus ports +10000)
+#   single:      B                (16379)
+#   ring:        B+1 B+2 B+3      (16380-16382, three independent servers)
+#   cluster:     B+11 B+12 B+13   (16390-16392, three masters, no replicas; bus ports +10000)
+#   tls:         B+21 B+22        (16400 16401: TLS only, client certificate required;
+#                                  B+21 is the TLS single server, both the TLS ring)
+#   tls cluster: B+31 B+32 B+33   (16410-16412: TLS only, cluster bus over TLS too)
+#   acl:         B+41             (16420: plain TCP, the default user off)
+# Every tls and acl server has the ACL user tollgate with the password
+# tollgate-test-password (internal/testenv/redistls.go has the same), with
+# every permission. `up` generates the certificates with openssl into
+# $RUN_DIR/tls: ca.crt, server.crt/.key (127.0.0.1, localhost; also the
+# cluster bus's client certificate), client.crt/.key.
 # B is TOLLGATE_REDIS_PORT (16379) when all those ports and bus ports are free, else the
 # first of B+100, B+200, ... that is, so two checkouts on one machine each get servers of
 # their own. `up` records B in the run dir for `env` and `down`.
@@ -30,6 +39,15 @@ PORTS_LOCK="${TOLLGATE_REDIS_PORTS_LOCK:-/tmp/tollgate-redis-ports.lock}"
 SINGLE_OFFSETS=(0)
 RING_OFFSETS=(1 2 3)
 CLUSTER_OFFSETS=(11 12 13)
+TLS_OFFSETS=(21 22)
+TLS_CLUSTER_OFFSETS=(31 32 33)
+ACL_OFFSETS=(41)
+ALL_OFFSETS=("${SINGLE_OFFSETS[@]}" "${RING_OFFSETS[@]}" "${CLUSTER_OFFSETS[@]}" "${TLS_OFFSETS[@]}" "${TLS_CLUSTER_OFFSETS[@]}" "${ACL_OFFSETS[@]}")
+TLS_DIR="$RUN_DIR/tls"
+ACL_USER=tollgate
+ACL_PASSWORD=tollgate-test-password
+# The ports of the base `up` chose (set by set_ports).
+TLS_PORTS=() TLS_CLUSTER_PORTS=() ACL_PORTS=()
 
 log() { echo "redis.sh: $*" >&2; }
 die() {
@@ -75,7 +93,7 @@ free_base() {
 	for ((i = 0; i < PORT_TRIES; i++)); do
 		base=$((BASE_PORT + i * PORT_STEP))
 		busy=0
-		for p in $(ports "$base" "${SINGLE_OFFSETS[@]}" "${RING_OFFSETS[@]}" "${CLUSTER_OFFSETS[@]}"); do
+		for p in $(ports "$base" "${ALL_OFFSETS[@]}"); do
 			if port_open "$p" || port_open $((p + 10000)); then
 				busy=1
 				break
@@ -102,6 +120,56 @@ start_server() {
 		--dir "$dir" --save "" --appendonly no "$@" 8>&- 9>&-
 }
 
+# set_ports BASE sets the TLS and ACL port lists of BASE.
+set_ports() {
+	mapfile -t TLS_PORTS < <(ports "$1" "${TLS_OFFSETS[@]}")
+	mapfile -t TLS_CLUSTER_PORTS < <(ports "$1" "${TLS_CLUSTER_OFFSETS[@]}")
+	mapfile -t ACL_PORTS < <(ports "$1" "${ACL_OFFSETS[@]}")
+}
+
+# gen_certs writes a CA, a server certificate (server and client use, for
+# the TLS cluster bus) and a client certificate into TLS_DIR.
+gen_certs() {
+	mkdir -p "$TLS_DIR"
+	local d=$TLS_DIR name
+	for name in ca server client; do
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/$name.key" 2>/dev/null
+	done
+	openssl req -x509 -new -key "$d/ca.key" -out "$d/ca.crt" -days 2 -subj "/CN=tollgate test redis CA"
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/server.ext"
+	printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+	for name in server client; do
+		openssl req -new -key "$d/$name.key" -subj "/CN=tollgate test redis $name" -out "$d/$name.csr"
+		openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+			-days 2 -extfile "$d/$name.ext" -out "$d/$name.crt" 2>/dev/null
+	done
+	chmod 600 "$d"/*.key
+}
+
+# tls_args: redis-server arguments of a TLS-only server with the ACL user.
+tls_args() {
+	echo --port 0 --tls-port "$1" --tls-cert-file "$TLS_DIR/server.crt" --tls-key-file "$TLS_DIR/server.key" \
+		--tls-ca-cert-file "$TLS_DIR/ca.crt" --tls-auth-clients yes
+}
+
+# The ACL user, as redis-server arguments.
+ACL_ARGS=(--user "$ACL_USER" on ">$ACL_PASSWORD" '~*' '&*' '+@all')
+
+# cli PORT args...: redis-cli on PORT, over TLS with the client certificate
+# and as the ACL user for the tls and acl servers.
+cli() {
+	local port=$1
+	shift
+	local extra=()
+	if [[ " ${TLS_PORTS[*]} ${TLS_CLUSTER_PORTS[*]} " == *" $port "* ]]; then
+		extra=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/client.crt" --key "$TLS_DIR/client.key")
+	fi
+	if [[ " ${ACL_PORTS[*]} " == *" $port "* ]]; then
+		extra=(--user "$ACL_USER" --pass "$ACL_PASSWORD" --no-auth-warning)
+	fi
+	redis-cli -h "$HOST" -p "$port" ${extra[@]+"${extra[@]}"} "$@"
+}
+
 # wait_own PORT waits until the server on PORT is the one this script
 # started (its process_id is the pid in our pid file), not another's.
 wait_own() {
@@ -109,7 +177,7 @@ wait_own() {
 	for i in $(seq 1 100); do
 		[[ -z "$pid" && -s "$RUN_DIR/$port/redis.pid" ]] && pid=$(cat "$RUN_DIR/$port/redis.pid")
 		if [[ -n "$pid" ]]; then
-			info=$(redis-cli -h "$HOST" -p "$port" info server 2>/dev/null || true)
+			info=$(cli "$port" info server 2>/dev/null || true)
 			if grep -q "^process_id:$pid\b" <<<"$info"; then
 				return 0
 			fi
@@ -125,7 +193,7 @@ own_pid() {
 	local port=$1 pidfile="$RUN_DIR/$1/redis.pid" pid
 	[[ -f "$pidfile" ]] || return 0
 	pid=$(cat "$pidfile")
-	if [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "redis-server.*:$port\b"; then
+	if [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "redis-server"; then
 		echo "$pid"
 	fi
 }
@@ -150,7 +218,7 @@ wait_cluster_ok() {
 	for i in $(seq 1 100); do
 		ok=1
 		for p in "$@"; do
-			if ! redis-cli -h "$HOST" -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
+			if ! cli "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
 				ok=0
 				break
 			fi
@@ -167,7 +235,7 @@ cmd_down() {
 	# A run dir of the fixed-port days records no base: its servers sit on
 	# the default layout.
 	base=$(recorded_base) || base=$BASE_PORT
-	for p in $(ports "$base" "${SINGLE_OFFSETS[@]}" "${RING_OFFSETS[@]}" "${CLUSTER_OFFSETS[@]}"); do
+	for p in $(ports "$base" "${ALL_OFFSETS[@]}"); do
 		pid=$(own_pid "$p")
 		if [[ -n "$pid" ]]; then
 			kill "$pid" 2>/dev/null || true
@@ -191,23 +259,39 @@ cmd_up() {
 	echo "$base" >"$RUN_DIR/base-port"
 	local single=($(ports "$base" "${SINGLE_OFFSETS[@]}")) ring=($(ports "$base" "${RING_OFFSETS[@]}"))
 	local cluster=($(ports "$base" "${CLUSTER_OFFSETS[@]}"))
+	set_ports "$base"
+	gen_certs
 	for p in "${single[@]}" "${ring[@]}"; do start_server "$p"; done
 	for p in "${cluster[@]}"; do
 		start_server "$p" --cluster-enabled yes --cluster-config-file "$RUN_DIR/$p/nodes.conf" \
 			--cluster-node-timeout 2000
 	done
-	for p in "${single[@]}" "${ring[@]}" "${cluster[@]}"; do wait_own "$p"; done
+	# shellcheck disable=SC2046 # tls_args is a word list
+	for p in "${TLS_PORTS[@]}"; do start_server "$p" $(tls_args "$p") "${ACL_ARGS[@]}"; done
+	# shellcheck disable=SC2046
+	for p in "${TLS_CLUSTER_PORTS[@]}"; do
+		start_server "$p" $(tls_args "$p") --tls-cluster yes "${ACL_ARGS[@]}" --cluster-enabled yes \
+			--cluster-config-file "$RUN_DIR/$p/nodes.conf" --cluster-node-timeout 2000
+	done
+	for p in "${ACL_PORTS[@]}"; do start_server "$p" --user default off "${ACL_ARGS[@]}"; done
+	for p in "${single[@]}" "${ring[@]}" "${cluster[@]}" "${TLS_PORTS[@]}" "${TLS_CLUSTER_PORTS[@]}" "${ACL_PORTS[@]}"; do wait_own "$p"; done
 	# The servers listen: another `up` now sees these ports as taken.
 	flock -u 8
-	local nodes=()
-	for p in "${cluster[@]}"; do nodes+=("$HOST:$p"); done
-	redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$RUN_DIR/cluster-create.log" 2>&1 || {
-		log "redis-cli --cluster create failed; see $RUN_DIR/cluster-create.log"
-		cat "$RUN_DIR/cluster-create.log" >&2
+	create_cluster "${cluster[@]}"
+	create_cluster "${TLS_CLUSTER_PORTS[@]}"
+	log "up in $RUN_DIR: single $(join_addrs "${single[@]}"), ring $(join_addrs "${ring[@]}"), cluster $(join_addrs "${cluster[@]}"), tls $(join_addrs "${TLS_PORTS[@]}"), tls cluster $(join_addrs "${TLS_CLUSTER_PORTS[@]}"), acl $(join_addrs "${ACL_PORTS[@]}")"
+}
+
+# create_cluster PORT...: one cluster of the started servers on PORT...
+create_cluster() {
+	local nodes=() p
+	for p in "$@"; do nodes+=("$HOST:$p"); done
+	cli "$1" --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$RUN_DIR/cluster-create-$1.log" 2>&1 || {
+		log "redis-cli --cluster create failed; see $RUN_DIR/cluster-create-$1.log"
+		cat "$RUN_DIR/cluster-create-$1.log" >&2
 		return 1
 	}
-	wait_cluster_ok "${cluster[@]}"
-	log "up in $RUN_DIR: single $(join_addrs "${single[@]}"), ring $(join_addrs "${ring[@]}"), cluster $(join_addrs "${cluster[@]}")"
+	wait_cluster_ok "$@"
 }
 
 cmd_env() {
@@ -216,6 +300,14 @@ cmd_env() {
 	echo "export TOLLGATE_TEST_REDIS_SINGLE=$(join_addrs $(ports "$base" "${SINGLE_OFFSETS[@]}"))"
 	echo "export TOLLGATE_TEST_REDIS_RING=$(join_addrs $(ports "$base" "${RING_OFFSETS[@]}"))"
 	echo "export TOLLGATE_TEST_REDIS_CLUSTER=$(join_addrs $(ports "$base" "${CLUSTER_OFFSETS[@]}"))"
+	set_ports "$base"
+	echo "export TOLLGATE_TEST_REDIS_TLS=$(join_addrs "${TLS_PORTS[0]}")"
+	echo "export TOLLGATE_TEST_REDIS_TLS_RING=$(join_addrs "${TLS_PORTS[@]}")"
+	echo "export TOLLGATE_TEST_REDIS_TLS_CLUSTER=$(join_addrs "${TLS_CLUSTER_PORTS[@]}")"
+	echo "export TOLLGATE_TEST_REDIS_TLS_CA=$TLS_DIR/ca.crt"
+	echo "export TOLLGATE_TEST_REDIS_TLS_CERT=$TLS_DIR/client.crt"
+	echo "export TOLLGATE_TEST_REDIS_TLS_KEY=$TLS_DIR/client.key"
+	echo "export TOLLGATE_TEST_REDIS_ACL=$(join_addrs "${ACL_PORTS[@]}")"
 }
 
 # One invocation at a time per run dir.

@@ -1,6 +1,7 @@
 package cassandra
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,6 +79,14 @@ type Options struct {
 	// a LOCAL_QUORUM request fails when the replicas sit in another data
 	// center. Default: SimpleStrategy with factor 1 (one-node development).
 	Replication Replication
+	// Username and Password log in with Cassandra's PasswordAuthenticator
+	// when Username is set. Errors never show Password. Default: no login.
+	Username, Password string
+	// TLS, when set, makes every connection TLS with this configuration (CA
+	// bundle, client certificate); the node's certificate is always
+	// verified, against ServerName or else the address dialled. Build it
+	// with settings.Cassandra.TLSConfig. Default: nil, plain TCP.
+	TLS *tls.Config
 	// LocalDC routes requests to this data center's nodes first (DC-aware,
 	// token-aware host selection); LOCAL_QUORUM then never waits for another
 	// data center. Default: none (token-aware round robin over all nodes).
@@ -206,6 +215,12 @@ func (o *Options) Validate() error {
 	}
 	if dcs := o.Replication.DataCenters; len(dcs) > 0 && o.LocalDC != "" && dcs[o.LocalDC] == 0 {
 		add("LocalDC %q has no replicas in Replication.DataCenters: LOCAL_QUORUM could never succeed", o.LocalDC)
+	}
+	if o.Password != "" && o.Username == "" {
+		add("Password is set without Username: name the role to log in as")
+	}
+	if o.TLS != nil && o.TLS.InsecureSkipVerify {
+		add("TLS.InsecureSkipVerify is set: the nodes' certificates must be verified (give the CA bundle in TLS.RootCAs)")
 	}
 	if o.Timeout < 0 {
 		add("Timeout %v is negative", o.Timeout)

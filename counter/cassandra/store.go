@@ -89,9 +89,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		fallback = gocql.DCAwareRoundRobinPolicy(opts.LocalDC)
 	}
 	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(fallback)
+	secure(cluster, &opts)
 	session, err := cluster.CreateSession()
 	if err != nil {
-		return nil, fmt.Errorf("counter/cassandra: cannot connect to %v (port %d): %w (check the hosts and that Cassandra's native transport is up)", opts.Hosts, opts.Port, err)
+		return nil, connectError(&opts, err)
 	}
 	if err := ensureSchema(ctx, session, &opts); err != nil {
 		session.Close()

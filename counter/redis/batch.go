@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"time"
@@ -100,7 +101,7 @@ func (b *batcher) flushOpen() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-		_, _ = g.pipe.Exec(ctx) // errors are read per command
+		execPipe(ctx, g.pipe) // errors are read per command
 		cancel()
 		close(g.done)
 	}
@@ -114,4 +115,26 @@ func (b *batcher) close() {
 	b.mu.Unlock()
 	close(b.stop)
 	b.wg.Wait()
+}
+
+// execPipe sends pipe and leaves each command its own result or error. When the
+// whole pipeline failed before any reply (go-redis then returns the error
+// but leaves the commands without one: a refused AUTH on a new connection,
+// for one), every command gets that error instead of looking like a zero
+// reply.
+func execPipe(ctx context.Context, pipe goredis.Pipeliner) {
+	cmds, err := pipe.Exec(ctx)
+	if err == nil {
+		return
+	}
+	for _, c := range cmds {
+		if errors.Is(c.Err(), err) {
+			return // one command's own error; the others have their replies
+		}
+	}
+	for _, c := range cmds {
+		if c.Err() == nil {
+			c.SetErr(err)
+		}
+	}
 }

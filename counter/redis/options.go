@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -31,8 +32,14 @@ type Options struct {
 	// Addrs are "host:port" addresses: one for ModeSingle, seed nodes for
 	// ModeCluster, the shards for ModeRing. Required.
 	Addrs []string
-	// Username and Password authenticate with AUTH when set. Default: none.
+	// Username and Password authenticate with AUTH when set: an ACL user
+	// and its password, or Password alone for the default user. Default: none.
 	Username, Password string
+	// TLS, when set, makes every connection TLS with this configuration
+	// (CA bundle, client certificate, server name), in every mode; a
+	// cluster's nodes share it. Build it with settings.Redis.TLSConfig.
+	// Default: nil, plain TCP.
+	TLS *tls.Config
 	// DB is the database number (single and ring; a cluster only has 0).
 	// Default: 0.
 	DB int
@@ -143,6 +150,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BreakerThreshold < 0 || o.BreakerCooldown < 0 {
 		errs = append(errs, fmt.Errorf("counter/redis: breaker threshold %d and cooldown %v must not be negative (use 0 for the defaults, 3 and 500ms)", o.BreakerThreshold, o.BreakerCooldown))
+	}
+	if o.TLS != nil && o.TLS.InsecureSkipVerify {
+		errs = append(errs, errors.New("counter/redis: TLS.InsecureSkipVerify is set: the server's certificate must be verified (give the CA bundle in TLS.RootCAs)"))
 	}
 	if o.MaxRetries < 0 {
 		errs = append(errs, fmt.Errorf("counter/redis: max retries %d is negative (use 0 for none)", o.MaxRetries))

@@ -103,7 +103,7 @@ func New(opts Options) (*Store, error) {
 	s := &Store{
 		opts:    opts,
 		client:  newClient(&opts),
-		where:   string(opts.Mode) + " " + strings.Join(opts.Addrs, ","),
+		where:   where(&opts),
 		sliding: newScript(slidingScript),
 		bucket:  newScript(bucketScript),
 		ol:      newOverLimitCache(opts.OverLimitCacheSize),
@@ -115,6 +115,14 @@ func New(opts Options) (*Store, error) {
 	}
 	s.b = newBatcher(s.client, opts.Timeout, opts.Pipelines)
 	return s, nil
+}
+
+// where names the servers of o in error texts: mode, TLS and addresses.
+func where(o *Options) string {
+	if o.TLS != nil {
+		return string(o.Mode) + " tls " + strings.Join(o.Addrs, ",")
+	}
+	return string(o.Mode) + " " + strings.Join(o.Addrs, ",")
 }
 
 // newClient builds the go-redis client. Every wait is bounded by Timeout:
@@ -130,7 +138,7 @@ func newClient(o *Options) goredis.UniversalClient {
 	switch o.Mode {
 	case ModeCluster:
 		return goredis.NewClusterClient(&goredis.ClusterOptions{
-			Addrs: o.Addrs, Username: o.Username, Password: o.Password,
+			Addrs: o.Addrs, Username: o.Username, Password: o.Password, TLSConfig: o.TLS,
 			MaxRetries: retries, DialTimeout: t, DialerRetries: 1, ReadTimeout: t, WriteTimeout: t,
 			ContextTimeoutEnabled: true, PoolSize: o.PoolSize, PoolTimeout: t, PipelinePoolSize: -1,
 			DisableIdentity:          true,
@@ -142,14 +150,14 @@ func newClient(o *Options) goredis.UniversalClient {
 			addrs[a] = a // the address names the shard, so the order of Addrs does not matter
 		}
 		return goredis.NewRing(&goredis.RingOptions{
-			Addrs: addrs, Username: o.Username, Password: o.Password, DB: o.DB,
+			Addrs: addrs, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLS,
 			MaxRetries: retries, DialTimeout: t, DialerRetries: 1, ReadTimeout: t, WriteTimeout: t,
 			ContextTimeoutEnabled: true, PoolSize: o.PoolSize, PoolTimeout: t, PipelinePoolSize: -1,
 			DisableIdentity: true,
 		})
 	default:
 		return goredis.NewClient(&goredis.Options{
-			Addr: o.Addrs[0], Username: o.Username, Password: o.Password, DB: o.DB,
+			Addr: o.Addrs[0], Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLS,
 			MaxRetries: retries, DialTimeout: t, DialerRetries: 1, ReadTimeout: t, WriteTimeout: t,
 			ContextTimeoutEnabled: true, PoolSize: o.PoolSize, PoolTimeout: t, PipelinePoolSize: -1,
 			DisableIdentity:          true,
@@ -231,7 +239,8 @@ func (s *Store) Apply(ctx context.Context, now time.Time, hits []counter.Hit, ou
 	s.m.applyDur.Observe(end.Sub(start).Seconds())
 	if err != nil {
 		s.m.errors.Inc()
-		err = fmt.Errorf("counter/redis: cannot apply %d hits on %s: %w: %w (check that redis is reachable; raise Options.Timeout if it is slow)", len(hits), s.where, counter.ErrUnavailable, err)
+		err = fmt.Errorf("counter/redis: cannot apply %d hits on %s: %w: %w (%s)", len(hits), s.where, counter.ErrUnavailable, err,
+			hint(err, "check that redis is reachable; raise Options.Timeout if it is slow"))
 		s.logError(err)
 	}
 	return err
@@ -386,7 +395,7 @@ func (s *Store) retryNoScript(ctx context.Context, ops []op, end time.Time) {
 	}
 	if pipe != nil {
 		rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
-		_, _ = pipe.Exec(rctx)
+		execPipe(rctx, pipe)
 		cancel()
 	}
 }
@@ -460,7 +469,7 @@ func (s *Store) ping(ctx context.Context) error {
 		err = s.client.Ping(rctx).Err()
 	}
 	if err != nil {
-		return fmt.Errorf("counter/redis: cannot ping %s: %w: %w (check that redis is up and reachable)", s.where, counter.ErrUnavailable, err)
+		return fmt.Errorf("counter/redis: cannot ping %s: %w: %w (%s)", s.where, counter.ErrUnavailable, err, hint(err, "check that redis is up and reachable"))
 	}
 	return nil
 }

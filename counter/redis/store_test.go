@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"slices"
 	"strconv"
@@ -53,6 +54,8 @@ func TestValidate(t *testing.T) {
 				"counter/redis: pipelines -3 is negative (use 0 for the default, 2)\n" +
 				"counter/redis: max retries -2 is negative (use 0 for none)"},
 		{"ring_no_addrs", Options{Mode: ModeRing}, "counter/redis: mode ring needs at least one address (set Addrs)"},
+		{"tls_insecure", Options{Addrs: []string{"a:1"}, TLS: &tls.Config{InsecureSkipVerify: true}},
+			"counter/redis: TLS.InsecureSkipVerify is set: the server's certificate must be verified (give the CA bundle in TLS.RootCAs)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.opts)

@@ -7,6 +7,7 @@
 package settings
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -106,6 +107,13 @@ type Cassandra struct {
 	Consistency string `yaml:"consistency"`
 	// Timeout bounds one query. Default: 2s.
 	Timeout time.Duration `yaml:"timeout"`
+	// Username and Password log in with Cassandra's PasswordAuthenticator
+	// when Username is set. Default: no login.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TLS encrypts the connections to the nodes when TLS.CAFile is set.
+	// Default: plain connections.
+	TLS ClientTLS `yaml:"tls"`
 }
 
 // RateLimit configures the rate-limit service.
@@ -136,7 +144,10 @@ type ResponseHeaders struct {
 // Redis configures the redis backend.
 type Redis struct {
 	// URL is redis://host:port, or for cluster and ring a comma-separated list
-	// of host:port (each may carry redis://). Default: redis://127.0.0.1:6379.
+	// of host:port (each may carry redis://). rediss:// turns TLS on for
+	// every address (written schemes must agree; bare host:port take
+	// theirs). It carries no credentials.
+	// Default: redis://127.0.0.1:6379.
 	URL string `yaml:"url"`
 	// Mode is single, cluster or ring. Default: single.
 	Mode string `yaml:"mode"`
@@ -144,8 +155,14 @@ type Redis struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// PoolSize is the connections per Redis server. Default: 10 per CPU.
 	PoolSize int `yaml:"pool_size"`
-	// Password authenticates to Redis (may also come from the URL).
+	// Username is the ACL user to log in as. Default: none, the default
+	// user (with Password, AUTH password).
+	Username string `yaml:"username"`
+	// Password authenticates to Redis. Default: none.
 	Password string `yaml:"password"`
+	// TLS configures the connections of a rediss:// URL. Default: the
+	// system's roots, no client certificate.
+	TLS ClientTLS `yaml:"tls"`
 }
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -220,15 +237,33 @@ func (s *Settings) check(report func(path, msg string)) {
 		report("redis.timeout", "must not be negative, got "+s.Redis.Timeout.String()+" (hint: such as 50ms)")
 	}
 	if s.Backend == "redis" && s.Redis.URL != "" {
-		addrs, problem := parseAddrs(s.Redis.URL)
+		addrs, useTLS, problem := parseAddrs(s.Redis.URL)
 		switch {
 		case problem != "":
 			report("redis.url", problem)
 		case (s.Redis.Mode == "" || s.Redis.Mode == "single") && len(addrs) != 1:
 			report("redis.url", fmt.Sprintf("single mode takes one address, got %d (hint: set redis.mode to cluster or ring for several)", len(addrs)))
+		case !useTLS && s.Redis.TLS.set():
+			report("redis.tls", tlsWithoutRediss)
 		}
 	}
+	s.Redis.TLS.check("redis.tls", report)
+	c := &s.Counters.Cassandra
+	c.TLS.check("counters.cassandra.tls", report)
+	if c.TLS.CAFile == "" && c.TLS.set() {
+		report("counters.cassandra.tls.ca_file", cassandraTLSWithoutCA)
+	}
+	if c.Password != "" && c.Username == "" {
+		report("counters.cassandra.username", "missing while counters.cassandra.password is set (hint: the Cassandra role to log in as)")
+	}
 }
+
+// cassandraTLSWithoutCA is the problem of counters.cassandra.tls settings
+// without a CA file, which is what turns TLS on.
+const cassandraTLSWithoutCA = "missing while other counters.cassandra.tls settings are set: TLS is on only with a CA bundle (hint: the PEM CA certificates that sign the nodes' certificates; /etc/ssl/certs/ca-certificates.crt for a public CA)"
+
+// tlsWithoutRediss is the problem of redis.tls settings on a redis:// URL.
+const tlsWithoutRediss = "set while redis.url uses redis://, which is plain TCP (hint: write rediss://host:port in redis.url to turn TLS on, or remove redis.tls)"
 
 // consistencyLevels lists the Cassandra consistency levels gocql reads.
 func consistencyLevels() []string {
@@ -241,35 +276,93 @@ func consistencyLevels() []string {
 
 // Addrs parses URL into host:port addresses.
 func (r *Redis) Addrs() ([]string, error) {
-	addrs, problem := parseAddrs(r.URL)
+	addrs, _, problem := parseAddrs(r.URL)
 	if problem != "" {
 		return nil, errors.New("redis.url: " + problem)
 	}
 	return addrs, nil
 }
 
-// parseAddrs parses a redis URL setting into host:port addresses, or says
-// what is wrong with it.
-func parseAddrs(list string) ([]string, string) {
-	var out []string
+// TLSConfig returns the TLS configuration of the Redis connections, built
+// from TLS with its files loaded, or nil when URL uses redis://. Errors name
+// the setting.
+func (r *Redis) TLSConfig() (*tls.Config, error) {
+	_, useTLS, problem := parseAddrs(r.URL)
+	switch {
+	case problem != "":
+		return nil, errors.New("redis.url: " + problem)
+	case !useTLS && r.TLS.set():
+		return nil, errors.New("redis.tls: " + tlsWithoutRediss)
+	case !useTLS:
+		return nil, nil
+	}
+	return r.TLS.config("redis.tls")
+}
+
+// TLSConfig returns the TLS configuration of the Cassandra connections,
+// built from TLS with its files loaded, or nil when TLS.CAFile is empty.
+// Errors name the setting.
+func (c *Cassandra) TLSConfig() (*tls.Config, error) {
+	switch {
+	case c.TLS.CAFile == "" && c.TLS.set():
+		return nil, errors.New("counters.cassandra.tls.ca_file: " + cassandraTLSWithoutCA)
+	case c.TLS.CAFile == "":
+		return nil, nil
+	}
+	return c.TLS.config("counters.cassandra.tls")
+}
+
+// parseAddrs parses a redis URL setting into host:port addresses and
+// whether they use TLS (rediss://), or says what is wrong with it. A
+// problem never quotes credentials.
+func parseAddrs(list string) (addrs []string, useTLS bool, problem string) {
+	scheme := ""
 	for _, part := range strings.Split(list, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
-		if !strings.Contains(part, "://") {
+		bare := !strings.Contains(part, "://") // takes the scheme of the others
+		if bare {
 			part = "redis://" + part
 		}
 		u, err := url.Parse(part)
-		if err != nil || u.Scheme != "redis" || u.Host == "" || u.Port() == "" {
-			return nil, fmt.Sprintf("%q is not redis://host:port (hint: a comma list for cluster or ring)", part)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" || u.Port() == "" || u.Path != "" {
+			return nil, false, fmt.Sprintf("%q is not redis://host:port or rediss://host:port (hint: a comma list for cluster or ring)", redactUserinfo(part))
 		}
-		out = append(out, u.Host)
+		if u.User != nil {
+			return nil, false, fmt.Sprintf("%q carries credentials (hint: set redis.username and redis.password instead, so that the url can be shown)", redactUserinfo(part))
+		}
+		if !bare {
+			if scheme != "" && u.Scheme != scheme {
+				return nil, false, "mixes redis:// and rediss:// (hint: one scheme for every address; rediss:// for TLS)"
+			}
+			scheme = u.Scheme
+		}
+		addrs = append(addrs, u.Host)
 	}
-	if len(out) == 0 {
-		return nil, "empty (hint: set e.g. redis://127.0.0.1:6379)"
+	if len(addrs) == 0 {
+		return nil, false, "empty (hint: set e.g. redis://127.0.0.1:6379)"
 	}
-	return out, ""
+	return addrs, scheme == "rediss", ""
+}
+
+// redactUserinfo replaces the user information of a URL's authority (what
+// stands before its last @) by "xxxxx", so that error texts never show a
+// password.
+func redactUserinfo(s string) string {
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + 3
+	}
+	end := len(s)
+	if i := strings.IndexByte(s[start:], '/'); i >= 0 {
+		end = start + i
+	}
+	if at := strings.LastIndexByte(s[start:end], '@'); at >= 0 {
+		return s[:start] + "xxxxx" + s[start+at:]
+	}
+	return s
 }
 
 // Load reads the settings file at path. Unknown keys and bad values are
@@ -313,7 +406,11 @@ func nodeOf(d *yamlconf.Decoder, path string, root *yaml.Node) *yaml.Node {
 // resolvePaths makes the file's relative paths relative to dir, the
 // directory of the settings file, so it works from any working directory.
 func (s *Settings) resolvePaths(dir string) {
-	for _, p := range []*string{&s.DataDir, &s.RateLimit.Config} {
+	for _, p := range []*string{
+		&s.DataDir, &s.RateLimit.Config,
+		&s.Redis.TLS.CAFile, &s.Redis.TLS.CertFile, &s.Redis.TLS.KeyFile,
+		&s.Counters.Cassandra.TLS.CAFile, &s.Counters.Cassandra.TLS.CertFile, &s.Counters.Cassandra.TLS.KeyFile,
+	} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -112,10 +112,10 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("Validate() = %v, want %q", err, want)
 	}
 	s.Redis.URL = "http://x"
-	if err := s.Validate(); err == nil || err.Error() != `redis.url: "http://x" is not redis://host:port (hint: a comma list for cluster or ring)` {
+	if err := s.Validate(); err == nil || err.Error() != `redis.url: "http://x" is not redis://host:port or rediss://host:port (hint: a comma list for cluster or ring)` {
 		t.Fatalf("Validate() = %v", err)
 	}
-	if _, err := s.Redis.Addrs(); err == nil || err.Error() != `redis.url: "http://x" is not redis://host:port (hint: a comma list for cluster or ring)` {
+	if _, err := s.Redis.Addrs(); err == nil || err.Error() != `redis.url: "http://x" is not redis://host:port or rediss://host:port (hint: a comma list for cluster or ring)` {
 		t.Fatalf("Addrs() = %v", err)
 	}
 	s.Redis.URL = "redis://127.0.0.1:1"
