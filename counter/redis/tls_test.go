@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/counter"
-	"github.com/tollgate/tollgate/counter/besteffortest"
+	"github.com/tollgate/tollgate/counter/bestefforttest"
 	"github.com/tollgate/tollgate/internal/settings"
 	"github.com/tollgate/tollgate/internal/testcerts"
 	"github.com/tollgate/tollgate/internal/testenv"
@@ -93,7 +93,7 @@ func TestTLS(t *testing.T) {
 			cfg := tlsConfig(t, addrs)
 			applyThree(t, newStoreOn(t, m.mode, addrs, Options{TLS: cfg}))
 			applyThree(t, newStoreOn(t, m.mode, addrs, Options{TLS: cfg, Username: testenv.RedisACLUser, Password: testenv.RedisACLPassword}))
-			besteffortest.Run(t, func(t *testing.T) besteffortest.Backend {
+			bestefforttest.Run(t, func(t *testing.T) bestefforttest.Backend {
 				return newStoreOn(t, m.mode, addrs, Options{TLS: cfg, OverLimitCacheSize: -1})
 			})
 		})
@@ -190,7 +190,7 @@ func TestACLLeastPrivilege(t *testing.T) {
 	t.Cleanup(func() { _ = admin.client.Do(context.Background(), "ACL", "DELUSER", user).Err() })
 	opts := Options{Username: user, Password: testenv.RedisACLPassword, KeyPrefix: prefix, OverLimitCacheSize: -1}
 	applyThree(t, newStoreOn(t, ModeSingle, addrs, opts))
-	besteffortest.Run(t, func(t *testing.T) besteffortest.Backend { return newStoreOn(t, ModeSingle, addrs, opts) })
+	bestefforttest.Run(t, func(t *testing.T) bestefforttest.Backend { return newStoreOn(t, ModeSingle, addrs, opts) })
 
 	// Outside its prefix the user is refused, with the hint.
 	opts.KeyPrefix = "elsewhere:"
