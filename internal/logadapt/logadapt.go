@@ -61,7 +61,9 @@ type Gocql struct{ L *slog.Logger }
 func (g Gocql) Print(v ...any) { g.L.Info(strings.TrimSpace(fmt.Sprint(v...))) }
 
 // Printf logs a formatted line.
-func (g Gocql) Printf(format string, v ...any) { g.L.Info(strings.TrimSpace(fmt.Sprintf(format, v...))) }
+func (g Gocql) Printf(format string, v ...any) {
+	g.L.Info(strings.TrimSpace(fmt.Sprintf(format, v...)))
+}
 
 // Println logs its operands.
 func (g Gocql) Println(v ...any) { g.L.Info(strings.TrimSpace(fmt.Sprintln(v...))) }
