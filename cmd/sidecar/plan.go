@@ -89,11 +89,13 @@ func newPlan(s *settings.Settings) (*plan, error) {
 	}
 	if s.Backend == "redis" {
 		addrs, err := s.Redis.Addrs()
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			p.redis = &redis.Options{Mode: redis.Mode(s.Redis.Mode), Addrs: addrs, Password: s.Redis.Password,
-				Timeout: s.Redis.Timeout, PoolSize: s.Redis.PoolSize}
+		tlsCfg, tlsErr := s.Redis.TLSConfig() // reads the certificate files: bad ones fail check-config too
+		switch {
+		case err != nil || tlsErr != nil:
+			errs = append(errs, err, tlsErr)
+		default:
+			p.redis = &redis.Options{Mode: redis.Mode(s.Redis.Mode), Addrs: addrs, Username: s.Redis.Username, Password: s.Redis.Password,
+				TLS: tlsCfg, Timeout: s.Redis.Timeout, PoolSize: s.Redis.PoolSize}
 			p.redis.EnsureDefaults()
 			if err := p.redis.Validate(); err != nil {
 				errs = append(errs, err)
@@ -152,8 +154,13 @@ func (p *plan) storeOptions() error {
 			return fmt.Errorf("counters.cassandra.consistency: %q is not a Cassandra consistency level (e.g. LOCAL_QUORUM)", c.Consistency)
 		}
 	}
+	tlsCfg, err := c.TLSConfig()
+	if err != nil {
+		return err
+	}
 	p.cassandra = &cassandra.Options{
 		Hosts: c.Hosts, Keyspace: c.Keyspace, LocalDC: c.LocalDC, Consistency: consistency, Timeout: c.Timeout,
+		Username: c.Username, Password: c.Password, TLS: tlsCfg,
 		Replication: cassandra.Replication{Factor: c.ReplicationFactor, DataCenters: c.DataCenters},
 		Retention:   maxRetention(p.counters.Retentions()),
 		LateAfter:   p.counters.LateAfters(),

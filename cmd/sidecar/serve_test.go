@@ -514,6 +514,8 @@ func TestBadSettingsFailBothCommands(t *testing.T) {
 		{"namespace name", "counters:\n  namespaces:\n    " + strings.Repeat("n", 300) + ": {type: accurate}\n", "must be 1 to 256 bytes"},
 		{"rate-limit rules", "ratelimit:\n  config: " + write("rules.yaml", "domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: fortnight, requests_per_unit: 1}\n") + "\n", "fortnight"},
 		{"redis mode", "backend: redis\nredis:\n  mode: sentinel\n", "sentinel"},
+		{"redis CA file", "backend: redis\nredis:\n  url: rediss://127.0.0.1:6380\n  tls:\n    ca_file: /nonexistent/ca.pem\n", "redis.tls.ca_file"},
+		{"cassandra CA file", "counters:\n  store: cassandra\n  cassandra:\n    tls:\n      ca_file: /nonexistent/ca.pem\n", "counters.cassandra.tls.ca_file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := write(strings.ReplaceAll(c.name, " ", "_")+".yaml", c.file)
