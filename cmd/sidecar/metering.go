@@ -14,17 +14,6 @@ import (
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
-// storeSink ships spooled metering events straight into the event store:
-// appends are idempotent by event identity, and unlike the counter API they
-// are not refused for being older than accept_limit, so an event that waited
-// in the spool (a restart, a store outage) is never lost to billing.
-type storeSink struct{ store counter.EventStore }
-
-// Ship appends the events durably.
-func (s storeSink) Ship(ctx context.Context, events []counter.Event) error {
-	return s.store.Append(ctx, events)
-}
-
 // meteringService is metering with its own rate limiter and reporter.
 type meteringService struct {
 	*metering.Metering
@@ -50,7 +39,7 @@ func startMetering(ctx context.Context, p *plan, g *lifecycle.Group, counts coun
 		return nil, err
 	}
 	m, err := metering.Open(ctx, metering.Options{
-		Config: mc, DataDir: p.settings.DataDir, Sink: storeSink{store}, Counts: counts, RateLimiter: limiter,
+		Config: mc, DataDir: p.settings.DataDir, Sink: metering.StoreSink{Store: store}, Counts: counts, RateLimiter: limiter,
 		AcceptWindow: func(ns string) (time.Duration, time.Duration) {
 			n := p.counters.Namespaces[ns]
 			return n.AcceptLimit, n.FutureLimit

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,9 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"gopkg.in/yaml.v3"
 
-	"github.com/tollgate/tollgate/counter/global"
 	"github.com/tollgate/tollgate/internal/settings"
-	"github.com/tollgate/tollgate/metering"
 )
 
 // testMeteringYAML is the quick start's metering plus a tenant whose plan
@@ -351,26 +348,3 @@ func testMetering(t *testing.T, store func(*settings.Settings)) {
 func TestMeteringPebble(t *testing.T) { testMetering(t, nil) }
 
 func TestMeteringCassandra(t *testing.T) { testMetering(t, onCassandra(t, "tollgate_metering_it")) }
-
-// TestWarnLateShipping checks that the plan warns about an accurate
-// namespace that metering writes to when its late_after is not above the
-// spool's flush interval, and about no other.
-func TestWarnLateShipping(t *testing.T) {
-	p := &plan{
-		metering: &metering.Config{
-			Meters: []metering.Meter{{Namespace: "fast"}, {Namespace: "ok"}, {Namespace: "eventual"}},
-			Plans:  []metering.Plan{{Quotas: []metering.Quota{{Namespace: "ok"}}}},
-			Spool:  metering.SpoolConfig{FlushInterval: 500 * time.Millisecond},
-		},
-		counters: global.Options{Namespaces: map[string]global.NamespaceOptions{
-			"fast":     {Type: global.Accurate, LateAfter: 500 * time.Millisecond},
-			"ok":       {Type: global.Accurate, LateAfter: time.Second},
-			"eventual": {Type: global.Eventual, LateAfter: 100 * time.Millisecond},
-		}},
-	}
-	p.meteringChecks()
-	want := []string{`metering ships events later than namespace "fast"'s late_after (500ms): raise late_after above the spool's flush_interval (500ms), or lower flush_interval`}
-	if !reflect.DeepEqual(p.warnings, want) {
-		t.Errorf("warnings:\n%q\nwant:\n%q", p.warnings, want)
-	}
-}

@@ -3,9 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -44,10 +42,6 @@ type plan struct {
 	// warnings are problems that do not stop the sidecar.
 	warnings []string
 }
-
-// meterRetention keeps metering events long enough to bill a past month
-// and re-export it well after.
-const meterRetention = 400 * 24 * time.Hour
 
 // newPlan translates and validates s; the error lists every problem.
 func newPlan(s *settings.Settings) (*plan, error) {
@@ -112,29 +106,21 @@ func newPlan(s *settings.Settings) (*plan, error) {
 }
 
 // addMeteringNamespaces adds the counter namespaces the meters and quotas
-// write to, unless the settings configure them already: meters'
-// namespaces with their type, quotas' as accurate, all keeping events for
-// meterRetention.
+// write to (metering.Config.Namespaces), unless the settings configure them
+// already, keeping events for metering.MeterRetention.
 func (p *plan) addMeteringNamespaces() {
 	if p.metering == nil {
 		return
 	}
-	add := func(name string, typ global.Type) {
-		if _, ok := p.counters.Namespaces[name]; !ok {
-			p.counters.Namespaces[name] = global.NamespaceOptions{Type: typ, Retention: meterRetention}
+	for _, n := range p.metering.Namespaces() {
+		if _, ok := p.counters.Namespaces[n.Name]; ok {
+			continue
 		}
-	}
-	for _, m := range p.metering.Meters {
 		typ := global.Eventual
-		if m.Type == metering.Accurate {
+		if n.Accurate {
 			typ = global.Accurate
 		}
-		add(m.Namespace, typ)
-	}
-	for _, pl := range p.metering.Plans {
-		for _, q := range pl.Quotas {
-			add(q.Namespace, global.Accurate)
-		}
+		p.counters.Namespaces[n.Name] = global.NamespaceOptions{Type: typ, Retention: metering.MeterRetention}
 	}
 }
 
@@ -172,30 +158,15 @@ func (p *plan) storeOptions() error {
 	return nil
 }
 
-// meteringChecks computes the export margin and warns about each accurate
-// namespace metering writes to whose late_after is not above the spool's
-// flush interval: its shipped events would be late, so reads of its
-// counters would keep reading from their checkpoints.
+// meteringChecks computes the export margin and the late-shipping
+// warnings with metering's rules, from the namespaces' settings.
 func (p *plan) meteringChecks() {
-	mc := p.metering
-	var margin time.Duration
-	names := map[string]bool{}
-	for _, m := range mc.Meters {
-		n := p.counters.Namespaces[m.Namespace]
-		margin = max(margin, n.AcceptLimit+n.ClockSkew)
-		names[m.Namespace] = true
+	timing := func(ns string) metering.NamespaceTiming {
+		n := p.counters.Namespaces[ns]
+		return metering.NamespaceTiming{Accurate: n.Type == global.Accurate, AcceptLimit: n.AcceptLimit, ClockSkew: n.ClockSkew, LateAfter: n.LateAfter}
 	}
-	p.closedMargin = margin + mc.Spool.FlushInterval
-	for _, pl := range mc.Plans {
-		for _, q := range pl.Quotas {
-			names[q.Namespace] = true
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(names)) {
-		if n := p.counters.Namespaces[name]; n.Type == global.Accurate && n.LateAfter <= mc.Spool.FlushInterval {
-			p.warnings = append(p.warnings, fmt.Sprintf("metering ships events later than namespace %q's late_after (%v): raise late_after above the spool's flush_interval (%v), or lower flush_interval", name, n.LateAfter, mc.Spool.FlushInterval))
-		}
-	}
+	p.closedMargin = p.metering.ClosedMargin(timing)
+	p.warnings = append(p.warnings, p.metering.LateShipping(timing)...)
 }
 
 // maxRetention is the longest of the namespaces' retentions (Cassandra keeps
