@@ -26,6 +26,9 @@ type batcher struct {
 	mu     sync.Mutex
 	open   *group // collecting commands; nil when none
 	closed bool
+	// flushers is how many flusher goroutines the first lock starts.
+	flushers int
+	started  bool
 }
 
 // group is one shared pipeline; done is closed once it has been sent and
@@ -35,15 +38,11 @@ type group struct {
 	done chan struct{}
 }
 
-// newBatcher starts the given number of flusher goroutines, each sending one
-// pipeline at a time bounded by timeout. Stop them with close.
+// newBatcher returns a batcher whose first use starts the given number of
+// flusher goroutines, each sending one pipeline at a time bounded by
+// timeout (nothing starts in the constructor). Stop them with close.
 func newBatcher(client goredis.UniversalClient, timeout time.Duration, flushers int) *batcher {
-	b := &batcher{client: client, timeout: timeout, kick: make(chan struct{}, 1), stop: make(chan struct{})}
-	b.wg.Add(flushers)
-	for range flushers {
-		go b.run()
-	}
-	return b
+	return &batcher{client: client, timeout: timeout, kick: make(chan struct{}, 1), stop: make(chan struct{}), flushers: flushers}
 }
 
 // lock returns the open group, creating it, with the batcher locked: the
@@ -54,6 +53,13 @@ func (b *batcher) lock() *group {
 	if b.closed {
 		b.mu.Unlock()
 		return nil
+	}
+	if !b.started {
+		b.started = true
+		b.wg.Add(b.flushers)
+		for range b.flushers {
+			go b.run()
+		}
 	}
 	if b.open == nil {
 		b.open = &group{pipe: b.client.Pipeline(), done: make(chan struct{})}

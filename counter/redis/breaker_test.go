@@ -178,3 +178,22 @@ func TestBreakerTransitions(t *testing.T) {
 		t.Errorf("opens = %v, want 2", got)
 	}
 }
+
+// TestNoGoroutinesBeforeUse: New starts nothing; the first Apply starts
+// the pipeline flushers, Close stops them.
+func TestNoGoroutinesBeforeUse(t *testing.T) {
+	s, err := New(Options{Addrs: []string{"127.0.0.1:1"}, Timeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.b.started {
+		t.Fatal("New started the flushers")
+	}
+	_ = s.Apply(context.Background(), time.Now(), []counter.Hit{{Key: "k", Limit: 1, Window: time.Second, Hits: 1}}, make([]counter.Outcome, 1))
+	if !s.b.started {
+		t.Fatal("Apply did not start the flushers")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
