@@ -15,6 +15,7 @@ Usage:
   sidecar counter <op> [flags]   add to, read or clear a counter of a running sidecar
   sidecar usage [flags]          a meter's usage per window for one tenant
   sidecar export [flags]         a meter's billing export (CSV or JSON lines)
+  sidecar hash-key < token       the sha256:<hex> of a bearer token, for api_auth.tokens
   sidecar help                   show this help
 
 Run 'sidecar <command> --help' for the flags of a command.
@@ -41,6 +42,8 @@ func run(args []string) int {
 		return usageCmd(args[1:])
 	case "export":
 		return exportCmd(args[1:])
+	case "hash-key":
+		return hashKey(args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0

@@ -15,7 +15,9 @@ import (
 	"github.com/tollgate/tollgate/counter/global"
 	"github.com/tollgate/tollgate/counter/pebble"
 	"github.com/tollgate/tollgate/counter/redis"
+	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/internal/settings"
+	"github.com/tollgate/tollgate/internal/tlsconf"
 	"github.com/tollgate/tollgate/metering"
 	"github.com/tollgate/tollgate/ratelimit"
 )
@@ -41,6 +43,13 @@ type plan struct {
 	// export: the meters' accept limit and clock skew plus the spool's
 	// flush interval.
 	closedMargin time.Duration
+	// grpcTLS and httpTLS are the TLS blocks the listeners use (TLS is off
+	// on a listener whose block names no certificate).
+	grpcTLS, httpTLS tlsconf.Config
+	// billingOwners maps each counter namespace a meter or the quotas own
+	// to its owners, e.g. `meter "requests"`: the counter API refuses
+	// writes to them without counters:write-billing.
+	billingOwners map[string]string
 	// warnings are problems that do not stop the sidecar.
 	warnings []string
 }
@@ -103,10 +112,31 @@ func newPlan(s *settings.Settings) (*plan, error) {
 	if p.metering != nil {
 		p.meteringChecks()
 	}
+	errs = append(errs, p.exposure()...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// exposure resolves each listener's TLS block and applies the loopback
+// rules: a listener off loopback serves TLS (unless
+// allow_insecure_listeners), and the APIs need api_auth credentials.
+func (p *plan) exposure() []error {
+	s := p.settings
+	t := s.Transport()
+	p.grpcTLS, p.httpTLS = t.GRPC(), t.HTTP()
+	var errs []error
+	if err := tlsconf.CheckExposure(s.GRPCAddr, p.grpcTLS.Enabled(), s.AllowInsecureListeners); err != nil {
+		errs = append(errs, fmt.Errorf("grpc_addr: %w", err))
+	}
+	if err := tlsconf.CheckExposure(s.HTTPAddr, p.httpTLS.Enabled(), s.AllowInsecureListeners); err != nil {
+		errs = append(errs, fmt.Errorf("http_addr: %w", err))
+	}
+	if err := apiauth.CheckOpen(s.APIAuth.Configured(), s.GRPCAddr, s.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("api_auth: %w", err))
+	}
+	return errs
 }
 
 // addMeteringNamespaces adds the counter namespaces the meters and quotas
@@ -117,9 +147,16 @@ func (p *plan) addMeteringNamespaces() {
 	if p.metering == nil {
 		return
 	}
-	add := func(name string, typ global.Type) {
+	p.billingOwners = map[string]string{}
+	add := func(name string, typ global.Type, owner string) {
 		if _, ok := p.counters.Namespaces[name]; !ok {
 			p.counters.Namespaces[name] = global.NamespaceOptions{Type: typ, Retention: meterRetention}
+		}
+		switch prev := p.billingOwners[name]; {
+		case prev == "":
+			p.billingOwners[name] = owner
+		case !strings.Contains(prev, owner):
+			p.billingOwners[name] = prev + " and " + owner
 		}
 	}
 	for _, m := range p.metering.Meters {
@@ -127,11 +164,11 @@ func (p *plan) addMeteringNamespaces() {
 		if m.Type == metering.Accurate {
 			typ = global.Accurate
 		}
-		add(m.Namespace, typ)
+		add(m.Namespace, typ, fmt.Sprintf("meter %q", m.Name))
 	}
 	for _, pl := range p.metering.Plans {
 		for _, q := range pl.Quotas {
-			add(q.Namespace, global.Accurate)
+			add(q.Namespace, global.Accurate, "the quotas")
 		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/internal/settings"
 	"github.com/tollgate/tollgate/internal/testenv"
 	"github.com/tollgate/tollgate/ratelimit"
@@ -486,6 +487,7 @@ func TestRedisDownFailureModes(t *testing.T) {
 // serve fail, with the same message (serve plans exactly what check-config
 // checks).
 func TestBadSettingsFailBothCommands(t *testing.T) {
+	adminToken := "api_auth:\n  tokens:\n    - {name: a, hash: " + apiauth.HashToken("t") + ", scopes: [admin]}\n"
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		path := filepath.Join(dir, name)
@@ -503,6 +505,10 @@ func TestBadSettingsFailBothCommands(t *testing.T) {
 		{"namespace name", "counters:\n  namespaces:\n    " + strings.Repeat("n", 300) + ": {type: accurate}\n", "must be 1 to 256 bytes"},
 		{"rate-limit rules", "ratelimit:\n  config: " + write("rules.yaml", "domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: fortnight, requests_per_unit: 1}\n") + "\n", "fortnight"},
 		{"redis mode", "backend: redis\nredis:\n  mode: sentinel\n", "sentinel"},
+		{"tls client_auth", "tls:\n  cert_file: a.crt\n  key_file: a.key\n  client_auth: always\n", `tls.client_auth: "always" is not one of none, request, require`},
+		{"plaintext off loopback", "grpc_addr: 0.0.0.0:8081\n" + adminToken, `grpc_addr: tlsconf: listener address "0.0.0.0:8081" is not loopback and TLS is off`},
+		{"open APIs off loopback", "http_addr: 0.0.0.0:8080\nallow_insecure_listeners: true\n", `api_auth: api_auth configures no credential, so anyone who reaches "0.0.0.0:8080" could clear counters`},
+		{"clear-text token", "api_auth:\n  tokens:\n    - {name: a, token: s3cr3t-clear, scopes: [admin]}\n", "api_auth.tokens[0].token: clear-text tokens are not accepted"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := write(strings.ReplaceAll(c.name, " ", "_")+".yaml", c.file)
@@ -520,6 +526,7 @@ func TestBadSettingsFailBothCommands(t *testing.T) {
 				}
 				return
 			}
+			s.EnsureDefaults() // as serve's flag parsing does
 			err = runServer(t.Context(), s, slog.New(slog.DiscardHandler), nil)
 			if err == nil || !strings.Contains(err.Error(), strings.TrimSpace(checkOut)) {
 				t.Fatalf("serve = %v\nwant the check-config message %q", err, checkOut)

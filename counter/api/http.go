@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/counter/global"
+	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/internal/httperr"
 )
 
@@ -92,6 +93,9 @@ func (s *Server) Handler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.check(r.Context(), apiauth.CounterWrite, a.Namespace, a.Counter); err != nil {
+			return nil, err
+		}
 		return struct{}{}, s.c.AddCount(r.Context(), a.Namespace, a.Counter, a.Delta, a.Token)
 	}))
 	mux.HandleFunc("POST /v1/counter/addAndGet", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
@@ -99,16 +103,25 @@ func (s *Server) Handler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.check(r.Context(), apiauth.CounterWrite, a.Namespace, a.Counter); err != nil {
+			return nil, err
+		}
 		n, err := s.c.AddAndGetCount(r.Context(), a.Namespace, a.Counter, a.Delta, a.Token)
 		return countBody{n}, err
 	}))
 	mux.HandleFunc("POST /v1/counter/get", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
+		if err := s.check(r.Context(), apiauth.CounterRead, req.Namespace, req.CounterName); err != nil {
+			return nil, err
+		}
 		n, err := s.c.GetCount(r.Context(), req.Namespace, req.CounterName)
 		return countBody{n}, err
 	}))
 	mux.HandleFunc("POST /v1/counter/clear", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
 		tok, err := req.token("idempotency_token")
 		if err != nil {
+			return nil, err
+		}
+		if err := s.check(r.Context(), apiauth.CounterClear, req.Namespace, req.CounterName); err != nil {
 			return nil, err
 		}
 		return countBody{0}, s.c.ClearCount(r.Context(), req.Namespace, req.CounterName, tok)
@@ -179,6 +192,10 @@ func (s *Server) batchAdd(w http.ResponseWriter, r *http.Request) {
 		a, err := b.Requests[i].add(field, field+".idempotency_token")
 		if err != nil {
 			writeErr(w, err)
+			return
+		}
+		if err := s.check(r.Context(), apiauth.CounterWrite, a.Namespace, a.Counter); err != nil {
+			writeErr(w, fmt.Errorf("%s: %w", field, err))
 			return
 		}
 		reqs[i] = a
