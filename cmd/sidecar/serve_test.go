@@ -59,6 +59,12 @@ type sidecar struct {
 // ports until the test ends.
 func startSidecar(t *testing.T, mutate func(*settings.Settings)) *sidecar {
 	t.Helper()
+	return startSidecarLog(t, mutate, io.Discard)
+}
+
+// startSidecarLog is startSidecar with the sidecar's log written to log.
+func startSidecarLog(t *testing.T, mutate func(*settings.Settings), log io.Writer) *sidecar {
+	t.Helper()
 	dir := t.TempDir()
 	rlDir := filepath.Join(dir, "ratelimit")
 	if err := os.MkdirAll(rlDir, 0o755); err != nil {
@@ -80,7 +86,7 @@ func startSidecar(t *testing.T, mutate func(*settings.Settings)) *sidecar {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan listeners, 1)
 	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewTextHandler(log, nil))
 	go func() { done <- runServer(ctx, s, logger, ready) }()
 	var addrs listeners
 	select {

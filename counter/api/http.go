@@ -89,21 +89,21 @@ func (r *jsonRequest) add(deltaField, tokenField string) (global.AddRequest, err
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/counter/add", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
-		a, err := req.add("request", "idempotency_token")
-		if err != nil {
+		if err := s.check(r.Context(), apiauth.CounterWrite, req.Namespace, req.CounterName); err != nil {
 			return nil, err
 		}
-		if err := s.check(r.Context(), apiauth.CounterWrite, a.Namespace, a.Counter); err != nil {
+		a, err := req.add("request", "idempotency_token")
+		if err != nil {
 			return nil, err
 		}
 		return struct{}{}, s.c.AddCount(r.Context(), a.Namespace, a.Counter, a.Delta, a.Token)
 	}))
 	mux.HandleFunc("POST /v1/counter/addAndGet", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
-		a, err := req.add("request", "idempotency_token")
-		if err != nil {
+		if err := s.check(r.Context(), apiauth.CounterWrite, req.Namespace, req.CounterName); err != nil {
 			return nil, err
 		}
-		if err := s.check(r.Context(), apiauth.CounterWrite, a.Namespace, a.Counter); err != nil {
+		a, err := req.add("request", "idempotency_token")
+		if err != nil {
 			return nil, err
 		}
 		n, err := s.c.AddAndGetCount(r.Context(), a.Namespace, a.Counter, a.Delta, a.Token)
@@ -117,11 +117,11 @@ func (s *Server) Handler() http.Handler {
 		return countBody{n}, err
 	}))
 	mux.HandleFunc("POST /v1/counter/clear", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
-		tok, err := req.token("idempotency_token")
-		if err != nil {
+		if err := s.check(r.Context(), apiauth.CounterClear, req.Namespace, req.CounterName); err != nil {
 			return nil, err
 		}
-		if err := s.check(r.Context(), apiauth.CounterClear, req.Namespace, req.CounterName); err != nil {
+		tok, err := req.token("idempotency_token")
+		if err != nil {
 			return nil, err
 		}
 		return countBody{0}, s.c.ClearCount(r.Context(), req.Namespace, req.CounterName, tok)
@@ -189,13 +189,13 @@ func (s *Server) batchAdd(w http.ResponseWriter, r *http.Request) {
 	reqs := make([]global.AddRequest, len(b.Requests))
 	for i := range b.Requests {
 		field := fmt.Sprintf("requests[%d]", i)
+		if err := s.check(r.Context(), apiauth.CounterWrite, b.Requests[i].Namespace, b.Requests[i].CounterName); err != nil {
+			writeErr(w, fmt.Errorf("%s: %w", field, err))
+			return
+		}
 		a, err := b.Requests[i].add(field, field+".idempotency_token")
 		if err != nil {
 			writeErr(w, err)
-			return
-		}
-		if err := s.check(r.Context(), apiauth.CounterWrite, a.Namespace, a.Counter); err != nil {
-			writeErr(w, fmt.Errorf("%s: %w", field, err))
 			return
 		}
 		reqs[i] = a
