@@ -46,7 +46,7 @@ func startTLS(cfg tlsconf.Config, listener string, g *lifecycle.Group, logger *s
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	src, err := tlsconf.New(tlsconf.Options{Config: cfg, Listener: listener, Logger: logger.With("component", "tls"), Registerer: reg})
+	src, err := tlsconf.New(tlsconf.Options{Config: cfg, Listener: listener, Logger: logger, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("%s listener: %w", listener, err)
 	}
