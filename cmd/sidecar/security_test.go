@@ -232,6 +232,32 @@ func TestAPIAuthHTTP(t *testing.T) {
 	})
 }
 
+// TestClientCommandsSendToken: the counter and usage commands send the
+// token of TOLLGATE_API_TOKEN.
+func TestClientCommandsSendToken(t *testing.T) {
+	sc := startSidecar(t, func(s *settings.Settings) { withMetering(t)(s); withTokens(s) })
+	now := time.Now().UTC().Truncate(time.Hour)
+	usage := []string{"usage", "--addr", sc.addrs.HTTP, "--meter", "requests", "--tenant", "acme", "--window", "hour",
+		"--from", now.Format(time.RFC3339), "--to", now.Add(time.Hour).Format(time.RFC3339)}
+	get := []string{"counter", "get", "--addr", sc.addrs.HTTP, "--namespace", "eventual", "--name", "c"}
+	for _, c := range []struct {
+		token string
+		args  []string
+		code  int
+		out   string
+	}{
+		{"", get, 1, "401 Unauthorized"},
+		{testTokens["counters"], get, 0, `{"count":0}`},
+		{testTokens["counters"], usage, 1, "403 Forbidden"},
+		{testTokens["acme-usage"], usage, 0, `"tenant":"acme"`},
+	} {
+		t.Setenv(tokenEnv, c.token)
+		if code, out := captureRun(t, c.args); code != c.code || !strings.Contains(out, c.out) {
+			t.Errorf("%v with token %q = %d %q, want %d with %q", c.args[:2], c.token, code, out, c.code, c.out)
+		}
+	}
+}
+
 // bearer is per-call gRPC credentials carrying a test token.
 func bearer(name string) grpc.CallOption {
 	return grpc.PerRPCCredsCallOption{Creds: bearerCreds(testTokens[name])}
