@@ -16,6 +16,7 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -481,4 +482,48 @@ func closedAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// TestEnvoyIdentities: with api_auth.envoy_identities set, the Envoy-facing
+// services take only a client certificate it lists; with client_auth
+// request, a client without a certificate connects but is refused there,
+// while health stays open.
+func TestEnvoyIdentities(t *testing.T) {
+	certs := testcerts.NewSet(t, t.TempDir())
+	f := certs.Files
+	for _, c := range []struct {
+		name     string
+		listed   string
+		withCert bool
+		want     codes.Code
+	}{
+		{"listed certificate", testcerts.ClientURI, true, codes.OK},
+		{"unlisted certificate", "spiffe://tollgate.test/other", true, codes.PermissionDenied},
+		{"no certificate", testcerts.ClientURI, false, codes.Unauthenticated},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sc := startSidecar(t, func(s *settings.Settings) {
+				s.TLS.CertFile, s.TLS.KeyFile, s.TLS.ClientCAFile, s.TLS.ClientAuth = f.ServerCert, f.ServerKey, f.CA, "request"
+				s.APIAuth.Identities = []apiauth.Identity{{Identity: "ops.internal", Scopes: []string{"admin"}}}
+				s.APIAuth.EnvoyIdentities = []string{c.listed}
+			})
+			cfg := &tls.Config{RootCAs: certs.CA.Pool(), MinVersion: tls.VersionTLS12}
+			if c.withCert {
+				cfg.Certificates = []tls.Certificate{certs.Client.TLS(t)}
+			}
+			conn, err := grpc.NewClient(sc.addrs.GRPC, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ctx := context.Background()
+			if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+				t.Fatalf("health = %v", err)
+			}
+			_, err = rlsv3.NewRateLimitServiceClient(conn).ShouldRateLimit(ctx, request("it", "user", "envoy-ids"))
+			if status.Code(err) != c.want {
+				t.Errorf("ShouldRateLimit = %v, want %v", err, c.want)
+			}
+		})
+	}
 }
