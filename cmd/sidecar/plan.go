@@ -119,9 +119,10 @@ func newPlan(s *settings.Settings) (*plan, error) {
 	return p, nil
 }
 
-// exposure resolves each listener's TLS block and applies the loopback
-// rules: a listener off loopback serves TLS (unless
-// allow_insecure_listeners), and the APIs need api_auth credentials.
+// exposure resolves each listener's TLS block, checks that its files load,
+// and applies the loopback rules: a listener off loopback serves TLS
+// (unless allow_insecure_listeners), and the APIs need api_auth
+// credentials.
 func (p *plan) exposure() []error {
 	s := p.settings
 	t := s.Transport()
@@ -136,7 +137,25 @@ func (p *plan) exposure() []error {
 	if err := apiauth.CheckOpen(s.APIAuth.Configured(), s.GRPCAddr, s.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("api_auth: %w", err))
 	}
+	for _, l := range []struct {
+		name string
+		cfg  tlsconf.Config
+	}{{"grpc", p.grpcTLS}, {"http", p.httpTLS}} {
+		if l.cfg.Enabled() {
+			errs = append(errs, loadable(l.name, l.cfg))
+		}
+	}
 	return errs
+}
+
+// loadable reports whether a listener's certificate, key and client CA
+// files load, as serve will load them (on a private registry); nil if so.
+func loadable(listener string, cfg tlsconf.Config) error {
+	src, err := tlsconf.New(tlsconf.Options{Config: cfg, Listener: listener})
+	if err != nil {
+		return err
+	}
+	return src.Close()
 }
 
 // addMeteringNamespaces adds the counter namespaces the meters and quotas

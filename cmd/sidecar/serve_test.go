@@ -27,6 +27,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/internal/settings"
+	"github.com/tollgate/tollgate/internal/testcerts"
 	"github.com/tollgate/tollgate/internal/testenv"
 	"github.com/tollgate/tollgate/ratelimit"
 )
@@ -426,8 +427,16 @@ func TestKubernetesExample(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The Secret tollgate-tls mounted at /etc/tollgate/tls: a generated
+	// certificate, so check-config can load it.
+	sidecarYAML := configMaps["tollgate"]["sidecar.yaml"]
+	if !strings.Contains(sidecarYAML, "/etc/tollgate/tls/tls.crt") {
+		t.Fatal("the example's settings do not name /etc/tollgate/tls/tls.crt (update this test with the example)")
+	}
+	testcerts.NewCA(t, "kubernetes example CA").Server(t).Write(t, dir, "tls")
+	sidecarYAML = strings.ReplaceAll(sidecarYAML, "/etc/tollgate/tls/", dir+"/")
 	settingsFile := filepath.Join(dir, "sidecar.yaml")
-	if err := os.WriteFile(settingsFile, []byte(configMaps["tollgate"]["sidecar.yaml"]), 0o644); err != nil {
+	if err := os.WriteFile(settingsFile, []byte(sidecarYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, out := captureRun(t, []string{"check-config", "--config", settingsFile, "--ratelimit-config", rlDir})
@@ -514,6 +523,7 @@ func TestBadSettingsFailBothCommands(t *testing.T) {
 		{"tls client_auth", "tls:\n  cert_file: a.crt\n  key_file: a.key\n  client_auth: always\n", `tls.client_auth: "always" is not one of none, request, require`},
 		{"plaintext off loopback", "grpc_addr: 0.0.0.0:8081\n" + adminToken, `grpc_addr: tlsconf: listener address "0.0.0.0:8081" is not loopback and TLS is off`},
 		{"open APIs off loopback", "http_addr: 0.0.0.0:8080\nallow_insecure_listeners: true\n", `api_auth: api_auth configures no credential, so anyone who reaches "0.0.0.0:8080" could clear counters`},
+		{"missing certificate", "tls:\n  cert_file: " + dir + "/none.crt\n  key_file: " + dir + "/none.key\n", "tlsconf: grpc listener: "},
 		{"clear-text token", "api_auth:\n  tokens:\n    - {name: a, token: s3cr3t-clear, scopes: [admin]}\n", "api_auth.tokens[0].token: clear-text tokens are not accepted"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
