@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,6 +205,33 @@ func TestExportOpenWindow(t *testing.T) {
 	} {
 		if err := r.Export(t.Context(), tc.q, tc.format, &buf); !errors.Is(err, ErrInvalidQuery) || err.Error() != tc.msg {
 			t.Errorf("Export = %v, want %s", err, tc.msg)
+		}
+	}
+}
+
+// TestExportTenantFilter: ExportQuery.Tenants keeps only those tenants'
+// rows; an id that is not configured matches nothing.
+func TestExportTenantFilter(t *testing.T) {
+	r := usageReporter(t, ts("2024-03-01T00:00:00Z").Add(time.Hour))
+	q := ExportQuery{Meter: "requests", From: ts("2023-12-31T23:00:00Z"), To: ts("2024-02-29T23:00:00Z"), Window: WindowMonth, TZ: "Europe/Berlin"}
+	var all bytes.Buffer
+	if err := r.Export(t.Context(), q, FormatCSV, &all); err != nil {
+		t.Fatal(err)
+	}
+	for _, tenants := range [][]string{{"acme"}, {"acme", "nobody"}} {
+		q.Tenants = tenants
+		var buf bytes.Buffer
+		if err := r.Export(t.Context(), q, FormatCSV, &buf); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for i, line := range strings.SplitAfter(all.String(), "\n") {
+			if i == 0 || strings.HasPrefix(line, "acme,") {
+				want = append(want, line)
+			}
+		}
+		if got := buf.String(); got != strings.Join(want, "") || strings.Count(got, "\n") != 3 {
+			t.Errorf("export of %v:\n%s\nwant the header and acme's 2 rows:\n%s", tenants, got, strings.Join(want, ""))
 		}
 	}
 }

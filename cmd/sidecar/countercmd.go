@@ -17,6 +17,7 @@ import (
 const counterUsage = `Usage: sidecar counter <add|add-and-get|get|clear> [flags]
 
 Talks to a running sidecar's counter API over HTTP (POST /v1/counter/...).
+With api_auth on, set TOLLGATE_API_TOKEN to a bearer token.
 Adds and clears carry an idempotency token: pass the same --token and --time
 to retry without counting twice (a new token is made when --token is empty).
 `
@@ -91,7 +92,13 @@ func postJSON(c *http.Client, url string, body any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	resp, err := c.Post(url, "application/json", bytes.NewReader(b))
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	authorize(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("cannot reach the sidecar: %w", err)
 	}

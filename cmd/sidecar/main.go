@@ -15,7 +15,7 @@ Usage:
   sidecar counter <op> [flags]   add to, read or clear a counter of a running sidecar
   sidecar usage [flags]          a meter's usage per window for one tenant
   sidecar export [flags]         a meter's billing export (CSV, JSON lines or Parquet)
-  sidecar hash-key               hash a bearer token or API key (read on stdin) for api_auth and api_keys
+  sidecar hash-key < token       the sha256:<hex> of a bearer token, for api_auth.tokens
   sidecar help                   show this help
 
 Run 'sidecar <command> --help' for the flags of a command.

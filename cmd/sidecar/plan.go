@@ -13,7 +13,9 @@ import (
 	"github.com/tollgate/tollgate/counter/global"
 	"github.com/tollgate/tollgate/counter/pebble"
 	"github.com/tollgate/tollgate/counter/redis"
+	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/internal/settings"
+	"github.com/tollgate/tollgate/internal/tlsconf"
 	"github.com/tollgate/tollgate/metering"
 	"github.com/tollgate/tollgate/ratelimit"
 )
@@ -39,6 +41,13 @@ type plan struct {
 	// export: the meters' accept limit and clock skew plus the spool's
 	// flush interval.
 	closedMargin time.Duration
+	// grpcTLS and httpTLS are the TLS blocks the listeners use (TLS is off
+	// on a listener whose block names no certificate).
+	grpcTLS, httpTLS tlsconf.Config
+	// billingOwners maps each counter namespace a meter or the quotas own
+	// to its owners, e.g. `meter "requests"`: the counter API refuses
+	// writes to them without counters:write-billing.
+	billingOwners map[string]string
 	// warnings are problems that do not stop the sidecar.
 	warnings []string
 }
@@ -99,10 +108,50 @@ func newPlan(s *settings.Settings) (*plan, error) {
 	if p.metering != nil {
 		p.meteringChecks()
 	}
+	errs = append(errs, p.exposure()...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// exposure resolves each listener's TLS block, checks that its files load,
+// and applies the loopback rules: a listener off loopback serves TLS
+// (unless allow_insecure_listeners), and the APIs need api_auth
+// credentials.
+func (p *plan) exposure() []error {
+	s := p.settings
+	t := s.Transport()
+	p.grpcTLS, p.httpTLS = t.GRPC(), t.HTTP()
+	var errs []error
+	if err := tlsconf.CheckExposure(s.GRPCAddr, p.grpcTLS.Enabled(), s.AllowInsecureListeners); err != nil {
+		errs = append(errs, fmt.Errorf("grpc_addr: %w", err))
+	}
+	if err := tlsconf.CheckExposure(s.HTTPAddr, p.httpTLS.Enabled(), s.AllowInsecureListeners); err != nil {
+		errs = append(errs, fmt.Errorf("http_addr: %w", err))
+	}
+	if err := apiauth.CheckOpen(s.APIAuth.Configured(), s.GRPCAddr, s.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("api_auth: %w", err))
+	}
+	for _, l := range []struct {
+		name string
+		cfg  tlsconf.Config
+	}{{"grpc", p.grpcTLS}, {"http", p.httpTLS}} {
+		if l.cfg.Enabled() {
+			errs = append(errs, loadable(l.name, l.cfg))
+		}
+	}
+	return errs
+}
+
+// loadable reports whether a listener's certificate, key and client CA
+// files load, as serve will load them (on a private registry); nil if so.
+func loadable(listener string, cfg tlsconf.Config) error {
+	src, err := tlsconf.New(tlsconf.Options{Config: cfg, Listener: listener})
+	if err != nil {
+		return err
+	}
+	return src.Close()
 }
 
 // addMeteringNamespaces adds the counter namespaces the meters and quotas
@@ -121,6 +170,24 @@ func (p *plan) addMeteringNamespaces() {
 			typ = global.Accurate
 		}
 		p.counters.Namespaces[n.Name] = global.NamespaceOptions{Type: typ, Retention: metering.MeterRetention}
+	}
+	// Who owns each billing namespace, for the counter API's refusals.
+	p.billingOwners = map[string]string{}
+	own := func(name, owner string) {
+		switch prev := p.billingOwners[name]; {
+		case prev == "":
+			p.billingOwners[name] = owner
+		case !strings.Contains(prev, owner):
+			p.billingOwners[name] = prev + " and " + owner
+		}
+	}
+	for _, m := range p.metering.Meters {
+		own(m.Namespace, fmt.Sprintf("meter %q", m.Name))
+	}
+	for _, pl := range p.metering.Plans {
+		for _, q := range pl.Quotas {
+			own(q.Namespace, "the quotas")
+		}
 	}
 }
 

@@ -119,8 +119,20 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 			return ratelimit.Watch(ctx, s.RateLimit.Config, ratelimit.WatchOptions{Logger: logger, Registerer: reg, OnLoad: svc.SetConfig})
 		}, nil)
 	}
-	srv, err := listen(p, services{rateLimit: svc, quotas: quotas, counters: api.NewServer(counters), meter: meter,
-		backend: backend, store: store, registry: reg})
+	guard, err := newGuard(p, logger)
+	if err != nil {
+		return err
+	}
+	grpcTLS, err := startTLS(p.grpcTLS, "grpc", g, logger, reg)
+	if err != nil {
+		return err
+	}
+	httpTLS, err := startTLS(p.httpTLS, "http", g, logger, reg)
+	if err != nil {
+		return err
+	}
+	srv, err := listen(p, services{rateLimit: svc, quotas: quotas, counters: api.NewServer(counters, api.Options{Authorizer: guard}),
+		meter: meter, backend: backend, store: store, registry: reg, guard: guard, grpcTLS: grpcTLS, httpTLS: httpTLS})
 	if err != nil {
 		return err
 	}
@@ -128,6 +140,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	g.Go("grpc server", srv.runGRPC, nil)
 	logger.Info("sidecar serving",
 		"grpc_addr", srv.gl.Addr().String(), "http_addr", srv.hl.Addr().String(),
+		"grpc_tls", grpcTLS != nil, "http_tls", httpTLS != nil, "api_auth", !guard.Open(),
 		"backend", s.Backend, "counter_store", s.Counters.Store, "ratelimit_config", s.RateLimit.Config,
 		"domains", len(p.rateLimit.Domains()), "metering", meter != nil, "startup", time.Since(start).Round(time.Millisecond))
 	if ready != nil {

@@ -25,7 +25,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/internal/settings"
+	"github.com/tollgate/tollgate/internal/testcerts"
 	"github.com/tollgate/tollgate/internal/testenv"
 	"github.com/tollgate/tollgate/ratelimit"
 )
@@ -58,6 +60,12 @@ type sidecar struct {
 // ports until the test ends.
 func startSidecar(t *testing.T, mutate func(*settings.Settings)) *sidecar {
 	t.Helper()
+	return startSidecarLog(t, mutate, io.Discard)
+}
+
+// startSidecarLog is startSidecar with the sidecar's log written to log.
+func startSidecarLog(t *testing.T, mutate func(*settings.Settings), log io.Writer) *sidecar {
+	t.Helper()
 	dir := t.TempDir()
 	rlDir := filepath.Join(dir, "ratelimit")
 	if err := os.MkdirAll(rlDir, 0o755); err != nil {
@@ -79,7 +87,7 @@ func startSidecar(t *testing.T, mutate func(*settings.Settings)) *sidecar {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan listeners, 1)
 	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewTextHandler(log, nil))
 	go func() { done <- runServer(ctx, s, logger, ready) }()
 	var addrs listeners
 	select {
@@ -430,8 +438,16 @@ func TestKubernetesExample(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The Secret tollgate-tls mounted at /etc/tollgate/tls: a generated
+	// certificate, so check-config can load it.
+	sidecarYAML := configMaps["tollgate"]["sidecar.yaml"]
+	if !strings.Contains(sidecarYAML, "/etc/tollgate/tls/tls.crt") {
+		t.Fatal("the example's settings do not name /etc/tollgate/tls/tls.crt (update this test with the example)")
+	}
+	testcerts.NewCA(t, "kubernetes example CA").Server(t).Write(t, dir, "tls")
+	sidecarYAML = strings.ReplaceAll(sidecarYAML, "/etc/tollgate/tls/", dir+"/")
 	settingsFile := filepath.Join(dir, "sidecar.yaml")
-	if err := os.WriteFile(settingsFile, []byte(configMaps["tollgate"]["sidecar.yaml"]), 0o644); err != nil {
+	if err := os.WriteFile(settingsFile, []byte(sidecarYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, out := captureRun(t, []string{"check-config", "--config", settingsFile, "--ratelimit-config", rlDir})
@@ -497,6 +513,7 @@ func TestRedisDownFailureModes(t *testing.T) {
 // serve fail, with the same message (serve plans exactly what check-config
 // checks).
 func TestBadSettingsFailBothCommands(t *testing.T) {
+	adminToken := "api_auth:\n  tokens:\n    - {name: a, hash: " + apiauth.HashToken("t") + ", scopes: [admin]}\n"
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		path := filepath.Join(dir, name)
@@ -516,6 +533,11 @@ func TestBadSettingsFailBothCommands(t *testing.T) {
 		{"redis mode", "backend: redis\nredis:\n  mode: sentinel\n", "sentinel"},
 		{"redis CA file", "backend: redis\nredis:\n  url: rediss://127.0.0.1:6380\n  tls:\n    ca_file: /nonexistent/ca.pem\n", "redis.tls.ca_file"},
 		{"cassandra CA file", "counters:\n  store: cassandra\n  cassandra:\n    tls:\n      ca_file: /nonexistent/ca.pem\n", "counters.cassandra.tls.ca_file"},
+		{"tls client_auth", "tls:\n  cert_file: a.crt\n  key_file: a.key\n  client_auth: always\n", `tls.client_auth: "always" is not one of none, request, require`},
+		{"plaintext off loopback", "grpc_addr: 0.0.0.0:8081\n" + adminToken, `grpc_addr: tlsconf: listener address "0.0.0.0:8081" is not loopback and TLS is off`},
+		{"open APIs off loopback", "http_addr: 0.0.0.0:8080\nallow_insecure_listeners: true\n", `api_auth: api_auth configures no credential, so anyone who reaches "0.0.0.0:8080" could clear counters`},
+		{"missing certificate", "tls:\n  cert_file: " + dir + "/none.crt\n  key_file: " + dir + "/none.key\n", "tlsconf: grpc listener: "},
+		{"clear-text token", "api_auth:\n  tokens:\n    - {name: a, token: s3cr3t-clear, scopes: [admin]}\n", "api_auth.tokens[0].token: clear-text tokens are not accepted"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := write(strings.ReplaceAll(c.name, " ", "_")+".yaml", c.file)
@@ -533,6 +555,7 @@ func TestBadSettingsFailBothCommands(t *testing.T) {
 				}
 				return
 			}
+			s.EnsureDefaults() // as serve's flag parsing does
 			err = runServer(t.Context(), s, slog.New(slog.DiscardHandler), nil)
 			if err == nil || !strings.Contains(err.Error(), strings.TrimSpace(checkOut)) {
 				t.Fatalf("serve = %v\nwant the check-config message %q", err, checkOut)

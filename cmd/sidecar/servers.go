@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -22,6 +24,7 @@ import (
 	"github.com/tollgate/tollgate/counter/api"
 	"github.com/tollgate/tollgate/counter/counterpb"
 	"github.com/tollgate/tollgate/envoy"
+	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/metering/httpapi"
 	"github.com/tollgate/tollgate/ratelimit"
 	"github.com/tollgate/tollgate/ratelimit/rlqs"
@@ -45,6 +48,9 @@ type services struct {
 	backend   pinger
 	store     pinger
 	registry  *prometheus.Registry
+	guard     *apiauth.Guard
+	// grpcTLS and httpTLS serve TLS on their listener; nil: plaintext.
+	grpcTLS, httpTLS *tls.Config
 }
 
 // servers are the gRPC and HTTP servers on their bound listeners.
@@ -73,12 +79,17 @@ func listen(p *plan, svc services) (*servers, error) {
 	if err := svc.registry.Register(latency); err != nil {
 		return nil, err
 	}
-	g := grpc.NewServer(
-		grpc.UnaryInterceptor(observeLatency(latency)),
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(observeLatency(latency), svc.guard.UnaryServerInterceptor(grpcNeeds)),
+		grpc.StreamInterceptor(svc.guard.StreamServerInterceptor(grpcNeeds)),
 		// Long-lived workers keep the stacks they have grown; a goroutine per
 		// call grows a fresh stack each time (14% of the CPU of a decision).
 		grpc.NumStreamWorkers(grpcStreamWorkers),
-	)
+	}
+	if svc.grpcTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(svc.grpcTLS)))
+	}
+	g := grpc.NewServer(opts...)
 	rlsv3.RegisterRateLimitServiceServer(g, rls)
 	rlqsv3.RegisterRateLimitQuotaServiceServer(g, envoy.NewRateLimitQuotaServer(svc.quotas))
 	counterpb.RegisterCounterServiceServer(g, svc.counters)
@@ -106,12 +117,13 @@ func listen(p *plan, svc services) (*servers, error) {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(svc.registry, promhttp.HandlerOpts{Registry: svc.registry}))
-	mux.Handle("/json", rls.JSONHandler())
-	mux.Handle("/v1/counter/", svc.counters.Handler())
+	guard := svc.guard
+	mux.Handle("/json", guard.Require(rls.JSONHandler(), need(apiauth.Needs(apiauth.Admin))))
+	mux.Handle("/v1/counter/", guard.Require(svc.counters.Handler(), need(apiauth.Credential)))
 	if svc.meter != nil {
-		mux.Handle("/v1/usage", httpapi.UsageHandler(svc.meter.reporter))
-		mux.Handle("/v1/export", httpapi.ExportHandler(svc.meter.reporter))
-		mux.Handle("/v1/events", httpapi.EventsHandler(svc.meter))
+		mux.Handle("/v1/usage", guard.Require(httpapi.UsageHandler(svc.meter.reporter), usageNeed))
+		mux.Handle("/v1/export", guard.Require(httpapi.ExportHandler(guardedReporter{svc.meter.reporter, guard}), exportNeed))
+		mux.Handle("/v1/events", guard.Require(httpapi.EventsHandler(svc.meter), need(apiauth.Needs(apiauth.EventsWrite))))
 	}
 
 	gl, err := net.Listen("tcp", s.GRPCAddr)
@@ -122,6 +134,9 @@ func listen(p *plan, svc services) (*servers, error) {
 	if err != nil {
 		gl.Close()
 		return nil, fmt.Errorf("cannot listen on --http-addr %s: %w", s.HTTPAddr, err)
+	}
+	if svc.httpTLS != nil {
+		hl = tls.NewListener(hl, svc.httpTLS)
 	}
 	return &servers{grpc: g, health: healthSrv, http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
 		gl: gl, hl: hl, quotas: svc.quotas}, nil

@@ -29,7 +29,7 @@ func newQueryFlags(name, summary, windows string) *queryFlags {
 	q.fs.StringVar(&q.tz, "tz", "", "IANA time zone the windows are aligned in (default UTC)")
 	q.fs.DurationVar(&q.timeout, "timeout", 30*time.Second, "request timeout")
 	q.fs.Usage = func() {
-		fmt.Fprintf(q.fs.Output(), "Usage: sidecar %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fmt.Fprintf(q.fs.Output(), "Usage: sidecar %s [flags]\n\n%s With api_auth on, set %s to a bearer token.\n\nFlags:\n", name, summary, tokenEnv)
 		q.fs.PrintDefaults()
 	}
 	return q
@@ -96,7 +96,13 @@ func exportCmd(args []string) int {
 // getTo copies the body of a successful GET to w; a failed one prints the
 // server's error and returns 1.
 func getTo(w io.Writer, timeout time.Duration, u string) int {
-	resp, err := (&http.Client{Timeout: timeout}).Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invalid request:", err)
+		return 1
+	}
+	authorize(req)
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot reach the sidecar:", err)
 		return 1

@@ -9,8 +9,10 @@
 //	POST /v1/counter/batchAdd   {"requests":[<add body>, ...]}                                                   -> {}
 //
 // generation_time is RFC 3339. Errors are {"error":{"code","message"}} with
-// 404 for an unknown namespace, 400 for anything the caller must fix, 413 for
-// a body over 8 MiB, and 405 (with Allow: POST) for another method.
+// 404 for an unknown namespace, 400 for anything the caller must fix, 403
+// (code permission_denied; gRPC PermissionDenied) when the Authorizer
+// refuses, 413 for a body over 8 MiB, and 405 (with Allow: POST) for another
+// method.
 package api
 
 import (
@@ -22,6 +24,7 @@ import (
 
 	"github.com/tollgate/tollgate/counter/counterpb"
 	"github.com/tollgate/tollgate/counter/global"
+	"github.com/tollgate/tollgate/internal/apiauth"
 )
 
 // Counters is the counter service the API exposes; *global.Counters
@@ -37,14 +40,38 @@ type Counters interface {
 // maxBatch bounds one BatchAddCount call.
 const maxBatch = 10_000
 
+// Authorizer decides each counter operation of a call (its caller is in
+// ctx); *apiauth.Guard implements it. A refusal wraps
+// apiauth.ErrPermissionDenied.
+type Authorizer interface {
+	CheckCounter(ctx context.Context, op apiauth.CounterOp, namespace, counter string) error
+}
+
+// Options configure a Server.
+type Options struct {
+	// Authorizer checks every operation before it runs: get is a read;
+	// add, addAndGet and each add of a batch are writes; clear is a clear.
+	// Default: nil, and every operation is allowed.
+	Authorizer Authorizer
+}
+
 // Server implements counterpb.CounterServiceServer on Counters.
 type Server struct {
 	counterpb.UnimplementedCounterServiceServer
-	c Counters
+	c    Counters
+	auth Authorizer
 }
 
 // NewServer returns a server for c.
-func NewServer(c Counters) *Server { return &Server{c: c} }
+func NewServer(c Counters, opts Options) *Server { return &Server{c: c, auth: opts.Authorizer} }
+
+// check asks the Authorizer, if any, about one operation.
+func (s *Server) check(ctx context.Context, op apiauth.CounterOp, ns, name string) error {
+	if s.auth == nil {
+		return nil
+	}
+	return s.auth.CheckCounter(ctx, op, ns, name)
+}
 
 func token(t *counterpb.IdempotencyToken) global.IdempotencyToken {
 	var tok global.IdempotencyToken
@@ -59,6 +86,9 @@ func token(t *counterpb.IdempotencyToken) global.IdempotencyToken {
 
 // AddCount implements CounterService.AddCount.
 func (s *Server) AddCount(ctx context.Context, r *counterpb.AddCountRequest) (*counterpb.AddCountResponse, error) {
+	if err := s.check(ctx, apiauth.CounterWrite, r.GetNamespace(), r.GetCounterName()); err != nil {
+		return nil, grpcError(err)
+	}
 	if err := s.c.AddCount(ctx, r.GetNamespace(), r.GetCounterName(), r.GetDelta(), token(r.GetIdempotencyToken())); err != nil {
 		return nil, grpcError(err)
 	}
@@ -67,6 +97,9 @@ func (s *Server) AddCount(ctx context.Context, r *counterpb.AddCountRequest) (*c
 
 // AddAndGetCount implements CounterService.AddAndGetCount.
 func (s *Server) AddAndGetCount(ctx context.Context, r *counterpb.AddCountRequest) (*counterpb.CountResponse, error) {
+	if err := s.check(ctx, apiauth.CounterWrite, r.GetNamespace(), r.GetCounterName()); err != nil {
+		return nil, grpcError(err)
+	}
 	n, err := s.c.AddAndGetCount(ctx, r.GetNamespace(), r.GetCounterName(), r.GetDelta(), token(r.GetIdempotencyToken()))
 	if err != nil {
 		return nil, grpcError(err)
@@ -76,6 +109,9 @@ func (s *Server) AddAndGetCount(ctx context.Context, r *counterpb.AddCountReques
 
 // GetCount implements CounterService.GetCount.
 func (s *Server) GetCount(ctx context.Context, r *counterpb.GetCountRequest) (*counterpb.CountResponse, error) {
+	if err := s.check(ctx, apiauth.CounterRead, r.GetNamespace(), r.GetCounterName()); err != nil {
+		return nil, grpcError(err)
+	}
 	n, err := s.c.GetCount(ctx, r.GetNamespace(), r.GetCounterName())
 	if err != nil {
 		return nil, grpcError(err)
@@ -85,6 +121,9 @@ func (s *Server) GetCount(ctx context.Context, r *counterpb.GetCountRequest) (*c
 
 // ClearCount implements CounterService.ClearCount.
 func (s *Server) ClearCount(ctx context.Context, r *counterpb.ClearCountRequest) (*counterpb.ClearCountResponse, error) {
+	if err := s.check(ctx, apiauth.CounterClear, r.GetNamespace(), r.GetCounterName()); err != nil {
+		return nil, grpcError(err)
+	}
 	if err := s.c.ClearCount(ctx, r.GetNamespace(), r.GetCounterName(), token(r.GetIdempotencyToken())); err != nil {
 		return nil, grpcError(err)
 	}
@@ -98,6 +137,9 @@ func (s *Server) BatchAddCount(ctx context.Context, r *counterpb.BatchAddCountRe
 	}
 	reqs := make([]global.AddRequest, len(r.GetRequests()))
 	for i, a := range r.GetRequests() {
+		if err := s.check(ctx, apiauth.CounterWrite, a.GetNamespace(), a.GetCounterName()); err != nil {
+			return nil, status.Errorf(codes.PermissionDenied, "requests[%d]: %v", i, err)
+		}
 		reqs[i] = global.AddRequest{Namespace: a.GetNamespace(), Counter: a.GetCounterName(), Delta: a.GetDelta(), Token: token(a.GetIdempotencyToken())}
 	}
 	if err := s.c.BatchAdd(ctx, reqs); err != nil {
@@ -120,6 +162,8 @@ type errorClass struct {
 
 func classify(err error) errorClass {
 	switch {
+	case errors.Is(err, apiauth.ErrPermissionDenied):
+		return errorClass{codes.PermissionDenied, 403, "permission_denied"}
 	case errors.Is(err, global.ErrUnknownNamespace):
 		return errorClass{codes.NotFound, 404, "not_found"}
 	case errors.Is(err, global.ErrInvalidArgument):

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/counter/global"
+	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/internal/httperr"
 )
 
@@ -88,6 +89,9 @@ func (r *jsonRequest) add(deltaField, tokenField string) (global.AddRequest, err
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/counter/add", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
+		if err := s.check(r.Context(), apiauth.CounterWrite, req.Namespace, req.CounterName); err != nil {
+			return nil, err
+		}
 		a, err := req.add("request", "idempotency_token")
 		if err != nil {
 			return nil, err
@@ -95,6 +99,9 @@ func (s *Server) Handler() http.Handler {
 		return struct{}{}, s.c.AddCount(r.Context(), a.Namespace, a.Counter, a.Delta, a.Token)
 	}))
 	mux.HandleFunc("POST /v1/counter/addAndGet", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
+		if err := s.check(r.Context(), apiauth.CounterWrite, req.Namespace, req.CounterName); err != nil {
+			return nil, err
+		}
 		a, err := req.add("request", "idempotency_token")
 		if err != nil {
 			return nil, err
@@ -103,10 +110,16 @@ func (s *Server) Handler() http.Handler {
 		return countBody{n}, err
 	}))
 	mux.HandleFunc("POST /v1/counter/get", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
+		if err := s.check(r.Context(), apiauth.CounterRead, req.Namespace, req.CounterName); err != nil {
+			return nil, err
+		}
 		n, err := s.c.GetCount(r.Context(), req.Namespace, req.CounterName)
 		return countBody{n}, err
 	}))
 	mux.HandleFunc("POST /v1/counter/clear", s.serve(func(r *http.Request, req *jsonRequest) (any, error) {
+		if err := s.check(r.Context(), apiauth.CounterClear, req.Namespace, req.CounterName); err != nil {
+			return nil, err
+		}
 		tok, err := req.token("idempotency_token")
 		if err != nil {
 			return nil, err
@@ -176,6 +189,10 @@ func (s *Server) batchAdd(w http.ResponseWriter, r *http.Request) {
 	reqs := make([]global.AddRequest, len(b.Requests))
 	for i := range b.Requests {
 		field := fmt.Sprintf("requests[%d]", i)
+		if err := s.check(r.Context(), apiauth.CounterWrite, b.Requests[i].Namespace, b.Requests[i].CounterName); err != nil {
+			writeErr(w, fmt.Errorf("%s: %w", field, err))
+			return
+		}
 		a, err := b.Requests[i].add(field, field+".idempotency_token")
 		if err != nil {
 			writeErr(w, err)

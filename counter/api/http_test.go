@@ -29,7 +29,7 @@ func (fakeCounters) BatchAdd(context.Context, []global.AddRequest) error { retur
 // serve sends one request to the HTTP API over fakeCounters.
 func serve(method, path, body string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	NewServer(fakeCounters{}).Handler().ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+	NewServer(fakeCounters{}, Options{}).Handler().ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
 	return rec
 }
 

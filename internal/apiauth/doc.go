@@ -21,6 +21,7 @@
 //	counters:write-billing         also needed to write or clear a namespace a meter or quota owns
 //	usage:read:<tenant|*>          usage of that tenant
 //	export:<meter|*>[:<tenant|*>]  billing export of that meter (only that tenant's rows)
+//	events:write                   post usage events (POST /v1/events), any tenant
 //	admin                          every scope except counters:write-billing
 //
 // counters:write-billing is never implied: not by "*", not by admin, not by

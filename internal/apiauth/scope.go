@@ -10,7 +10,7 @@ import (
 
 // validForms lists the grammar for parse errors and the docs.
 const validForms = "counters:read:<namespace|*>, counters:write:<namespace|*>, counters:clear:<namespace|*>, " +
-	"counters:write-billing, usage:read:<tenant|*>, export:<meter|*>, export:<meter|*>:<tenant|*>, admin"
+	"counters:write-billing, usage:read:<tenant|*>, export:<meter|*>, export:<meter|*>:<tenant|*>, events:write, admin"
 
 type kind uint8
 
@@ -21,6 +21,7 @@ const (
 	kindWriteBilling
 	kindUsageRead
 	kindExport
+	kindEventsWrite
 	kindAdmin
 )
 
@@ -61,11 +62,16 @@ func counterScope(op CounterOp, ns string) Scope {
 	return Scope{kind: kindCounterRead + kind(op), name: ns}
 }
 
+// EventsWrite is events:write: with it, a caller may post usage events
+// (POST /v1/events) for any tenant.
+var EventsWrite = Scope{kind: kindEventsWrite}
+
 // ParseScope parses one scope of the grammar:
 //
 //	counters:read:<namespace|*>   counters:write:<namespace|*>   counters:clear:<namespace|*>
 //	counters:write-billing        usage:read:<tenant|*>
-//	export:<meter|*>              export:<meter|*>:<tenant|*>    admin
+//	export:<meter|*>              export:<meter|*>:<tenant|*>    events:write
+//	admin
 //
 // export:<meter> is export:<meter>:*. Names are non-empty and hold no
 // white space, control characters or invalid UTF-8; a meter holds no ':'.
@@ -78,6 +84,8 @@ func ParseScope(s string) (Scope, error) {
 		return Admin, nil
 	case s == "counters:write-billing":
 		return WriteBilling, nil
+	case s == "events:write":
+		return EventsWrite, nil
 	case strings.HasPrefix(s, "counters:"):
 		op, ns, ok := strings.Cut(s[len("counters:"):], ":")
 		k := map[string]kind{"read": kindCounterRead, "write": kindCounterWrite, "clear": kindCounterClear}[op]
@@ -156,6 +164,8 @@ func (s Scope) String() string {
 		return "usage:read:" + or(s.tenant, "<tenant>")
 	case kindExport:
 		return "export:" + or(s.name, "<meter>") + ":" + or(s.tenant, "<tenant>")
+	case kindEventsWrite:
+		return "events:write"
 	case kindAdmin:
 		return "admin"
 	}
@@ -182,5 +192,5 @@ func (h Scope) covers(n Scope) bool {
 		return (h.name == "*" || n.name == "" || h.name == n.name) &&
 			(h.tenant == "*" || n.tenant == "" || h.tenant == n.tenant)
 	}
-	return true // counters:write-billing, admin
+	return true // counters:write-billing, events:write, admin
 }

@@ -12,6 +12,7 @@ func TestParseScope(t *testing.T) {
 	}
 	ok("admin", "admin")
 	ok("counters:write-billing", "counters:write-billing")
+	ok("events:write", "events:write")
 	ok("counters:read:*", "counters:read:*")
 	ok("counters:write:requests", "counters:write:requests")
 	ok("counters:clear:a:b", "counters:clear:a:b")
@@ -21,7 +22,7 @@ func TestParseScope(t *testing.T) {
 	ok("export:*:acme", "export:*:acme")
 	ok("export:requests:acme:eu", "export:requests:acme:eu")
 
-	const forms = " (valid forms: counters:read:<namespace|*>, counters:write:<namespace|*>, counters:clear:<namespace|*>, counters:write-billing, usage:read:<tenant|*>, export:<meter|*>, export:<meter|*>:<tenant|*>, admin)"
+	const forms = " (valid forms: counters:read:<namespace|*>, counters:write:<namespace|*>, counters:clear:<namespace|*>, counters:write-billing, usage:read:<tenant|*>, export:<meter|*>, export:<meter|*>:<tenant|*>, events:write, admin)"
 	bad := func(in, want string) {
 		t.Helper()
 		if _, err := ParseScope(in); err == nil || err.Error() != want+forms {
@@ -57,6 +58,10 @@ func TestAllows(t *testing.T) {
 	f(admin, counterScope(CounterClear, "x"), true)
 	f(admin, ExportScope("m", "t"), true)
 	f(admin, WriteBilling, false)
+	f(admin, EventsWrite, true)
+	f(p("events:write"), EventsWrite, true)
+	f(p("events:write"), UsageScope("acme"), false)
+	f(p("usage:read:*"), EventsWrite, false)
 	f(p("counters:write:*"), WriteBilling, false)
 	f(p("counters:write-billing"), WriteBilling, true)
 	f(p("counters:write-billing"), counterScope(CounterWrite, "requests"), false)

@@ -21,6 +21,8 @@ import (
 	"github.com/gocql/gocql"
 	"gopkg.in/yaml.v3"
 
+	"github.com/tollgate/tollgate/internal/apiauth"
+	"github.com/tollgate/tollgate/internal/tlsconf"
 	"github.com/tollgate/tollgate/internal/yamlconf"
 	"github.com/tollgate/tollgate/ratelimit"
 )
@@ -46,6 +48,19 @@ type Settings struct {
 	Redis Redis `yaml:"redis"`
 	// Counters configures the counter namespaces and their durable store.
 	Counters Counters `yaml:"counters"`
+	// TLS is the TLS block of both listeners (see internal/tlsconf).
+	TLS tlsconf.Config `yaml:"tls"`
+	// GRPCTLS overrides TLS field by field for the gRPC listener.
+	GRPCTLS *tlsconf.Config `yaml:"grpc_tls"`
+	// HTTPTLS overrides TLS field by field for the HTTP listener.
+	HTTPTLS *tlsconf.Config `yaml:"http_tls"`
+	// AllowInsecureListeners lets a listener on a non-loopback address
+	// serve plaintext. Default: false.
+	AllowInsecureListeners bool `yaml:"allow_insecure_listeners"`
+	// APIAuth are the credentials of the sidecar's APIs and their scopes
+	// (see internal/apiauth). Default: none, allowed only while both
+	// listeners are on loopback.
+	APIAuth apiauth.Config `yaml:"api_auth"`
 	// Metering is the metering section (tenants, plans, meters), kept as a
 	// YAML node so its own parser can report positioned errors.
 	Metering yaml.Node `yaml:"metering"`
@@ -233,6 +248,9 @@ func (s *Settings) check(report func(path, msg string)) {
 			report("counters.cassandra.consistency", yamlconf.NotOneOf(c, consistencyLevels()...)+" (hint: a Cassandra consistency level, in any case)")
 		}
 	}
+	transport := s.Transport()
+	reportAll(report, transport.Validate())
+	reportAll(report, s.APIAuth.Validate())
 	if s.Redis.Timeout < 0 {
 		report("redis.timeout", "must not be negative, got "+s.Redis.Timeout.String()+" (hint: such as 50ms)")
 	}
@@ -264,6 +282,26 @@ const cassandraTLSWithoutCA = "missing while other counters.cassandra.tls settin
 
 // tlsWithoutRediss is the problem of redis.tls settings on a redis:// URL.
 const tlsWithoutRediss = "set while redis.url uses redis://, which is plain TCP (hint: write rediss://host:port in redis.url to turn TLS on, or remove redis.tls)"
+
+// reportAll reports each problem of err, a join of "path: message" errors.
+func reportAll(report func(path, msg string), err error) {
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		path, msg, _ := strings.Cut(e.Error(), ": ")
+		report(path, msg)
+	}
+}
+
+// Transport returns the TLS settings of the listeners.
+func (s *Settings) Transport() tlsconf.Settings {
+	return tlsconf.Settings{TLS: s.TLS, GRPCTLS: s.GRPCTLS, HTTPTLS: s.HTTPTLS, AllowInsecureListeners: s.AllowInsecureListeners}
+}
 
 // consistencyLevels lists the Cassandra consistency levels gocql reads.
 func consistencyLevels() []string {
@@ -406,11 +444,17 @@ func nodeOf(d *yamlconf.Decoder, path string, root *yaml.Node) *yaml.Node {
 // resolvePaths makes the file's relative paths relative to dir, the
 // directory of the settings file, so it works from any working directory.
 func (s *Settings) resolvePaths(dir string) {
-	for _, p := range []*string{
+	paths := []*string{
 		&s.DataDir, &s.RateLimit.Config,
 		&s.Redis.TLS.CAFile, &s.Redis.TLS.CertFile, &s.Redis.TLS.KeyFile,
 		&s.Counters.Cassandra.TLS.CAFile, &s.Counters.Cassandra.TLS.CertFile, &s.Counters.Cassandra.TLS.KeyFile,
-	} {
+	}
+	for _, c := range []*tlsconf.Config{&s.TLS, s.GRPCTLS, s.HTTPTLS} {
+		if c != nil {
+			paths = append(paths, &c.CertFile, &c.KeyFile, &c.ClientCAFile)
+		}
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

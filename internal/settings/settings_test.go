@@ -4,9 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/tlsconf"
 	"github.com/tollgate/tollgate/internal/yamlconf"
 	"github.com/tollgate/tollgate/ratelimit"
 )
@@ -86,7 +88,7 @@ func TestLoadErrors(t *testing.T) {
 			t.Fatalf("Load(%q) error\n got %q\nwant %q", body, got, p+":"+want)
 		}
 	}
-	f("grpc_addr: a\nbakend: redis\n", `2:1: unknown key "bakend" (allowed: grpc_addr, http_addr, data_dir, log_level, ratelimit, backend, redis, counters, metering)`)
+	f("grpc_addr: a\nbakend: redis\n", `2:1: unknown key "bakend" (allowed: grpc_addr, http_addr, data_dir, log_level, ratelimit, backend, redis, counters, tls, grpc_tls, http_tls, allow_insecure_listeners, api_auth, metering)`)
 	f("grpc_addr: [a\n", "1: invalid YAML: did not find expected ',' or ']'")
 	f("redis:\n  timeout: soon\n", `2:12: redis.timeout: invalid duration "soon" (hint: a Go duration with a unit, such as 500ms, 5s or 1m)`)
 	f("counters:\n  cassandra:\n    consistency: LOCAL_QUROUM\n", `3:18: counters.cassandra.consistency: "LOCAL_QUROUM" is not one of ANY, ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE (hint: a Cassandra consistency level, in any case)`)
@@ -122,5 +124,39 @@ func TestValidate(t *testing.T) {
 	s.Counters.Cassandra.Consistency = "quorum"
 	if err := s.Validate(); err != nil {
 		t.Fatalf("Validate() with consistency quorum = %v", err)
+	}
+}
+
+// TestLoadSecurity reads the TLS blocks and api_auth: relative certificate
+// paths are taken from the settings file's directory, an override block
+// that is absent stays nil.
+func TestLoadSecurity(t *testing.T) {
+	hash := "sha256:" + strings.Repeat("ab", 32)
+	p := writeFile(t, "tls:\n  cert_file: tls/tls.crt\n  key_file: /abs/tls.key\n  client_ca_file: ca.crt\n  client_auth: require\n"+
+		"http_tls:\n  client_auth: none\nallow_insecure_listeners: yes\n"+
+		"api_auth:\n  tokens:\n    - name: ops\n      hash: "+hash+"\n      scopes: [admin]\n"+
+		"  identities:\n    - identity: spiffe://example.org/ns/billing/sa/exporter\n      scopes: [\"export:*\"]\n"+
+		"  envoy_identities: [envoy.internal]\n")
+	s, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(p)
+	want := tlsconf.Config{CertFile: filepath.Join(dir, "tls/tls.crt"), KeyFile: "/abs/tls.key",
+		ClientCAFile: filepath.Join(dir, "ca.crt"), ClientAuth: "require"}
+	if s.TLS != want {
+		t.Errorf("tls = %+v, want %+v", s.TLS, want)
+	}
+	if s.GRPCTLS != nil || s.HTTPTLS == nil || *s.HTTPTLS != (tlsconf.Config{ClientAuth: "none"}) || !s.AllowInsecureListeners {
+		t.Errorf("grpc_tls = %+v, http_tls = %+v, allow_insecure_listeners = %v", s.GRPCTLS, s.HTTPTLS, s.AllowInsecureListeners)
+	}
+	tr := s.Transport()
+	if got := tr.HTTP(); got.ClientAuth != "none" || got.CertFile != want.CertFile {
+		t.Errorf("resolved http block = %+v", got)
+	}
+	a := s.APIAuth
+	if len(a.Tokens) != 1 || a.Tokens[0].Name != "ops" || a.Tokens[0].Hash != hash || len(a.Identities) != 1 ||
+		a.Identities[0].Scopes[0] != "export:*" || len(a.EnvoyIdentities) != 1 || a.EnvoyIdentities[0] != "envoy.internal" {
+		t.Errorf("api_auth = %+v", a)
 	}
 }

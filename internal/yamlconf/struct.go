@@ -23,8 +23,10 @@ var (
 // from a scalar through UnmarshalText (its error is the message), a
 // time.Duration through Duration, and strings, booleans and whole numbers
 // as String, Bool and Int read them. A yaml.Node field takes the node as is,
-// for a section another package decodes. Absent and null values leave the
-// target unchanged. Node(path) then returns each value's node.
+// for a section another package decodes. A pointer field is allocated when
+// its value is present and not null, then decoded into, so a nil pointer
+// tells an absent section from an empty one ({}). Absent and null values
+// leave the target unchanged. Node(path) then returns each value's node.
 func (d *Decoder) Decode(n *yaml.Node, path string, into any) {
 	d.decode(n, path, reflect.ValueOf(into).Elem())
 }
@@ -39,6 +41,13 @@ func (d *Decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		return
 	}
 	if IsNull(n) {
+		return
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, path, v.Elem())
 		return
 	}
 	if v.Addr().Type().Implements(unmarshalType) {

@@ -159,3 +159,36 @@ func TestOneOf(t *testing.T) {
 		t.Errorf("error %q, want %q", got, want)
 	}
 }
+
+type withPointers struct {
+	Block *inner `yaml:"block"`
+	Other *inner `yaml:"other"`
+	Empty *inner `yaml:"empty"`
+	Null  *inner `yaml:"null"`
+	N     *int   `yaml:"n"`
+}
+
+// TestDecodePointers: a present value allocates its pointer (an empty
+// mapping too), an absent or null one leaves it nil, and errors inside keep
+// their paths and positions.
+func TestDecodePointers(t *testing.T) {
+	var p withPointers
+	if got := decodeErr(t, "block: {name: x, wait: 1s}\nempty: {}\nnull: ~\nn: 7\n", &p); got != "" {
+		t.Fatalf("errors: %s", got)
+	}
+	if p.Block == nil || *p.Block != (inner{Name: "x", Wait: time.Second}) {
+		t.Errorf("block = %+v, want {x 1s 0}", p.Block)
+	}
+	if p.Empty == nil || *p.Empty != (inner{}) {
+		t.Errorf("empty = %+v, want a zero inner", p.Empty)
+	}
+	if p.Other != nil || p.Null != nil {
+		t.Errorf("other = %+v, null = %+v; want both nil", p.Other, p.Null)
+	}
+	if p.N == nil || *p.N != 7 {
+		t.Errorf("n = %v, want 7", p.N)
+	}
+	if got, want := decodeErr(t, "block: {count: x}\n", &withPointers{}), `f.yaml:1:16: block.count: must be a whole number from 0 to 255, got "x"`; got != want {
+		t.Errorf("error = %s, want %s", got, want)
+	}
+}
