@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test against real backends: starts Redis (single, ring, cluster)
-# and a two-datacenter Cassandra, fetches the real Envoy (once, cached), runs `go test ./...` with
+# and a two-datacenter Cassandra, fetches the real Envoy (once, cached), installs chromium
+# when missing (for the usage console's browser test), runs `go test ./...` with
 # TOLLGATE_REQUIRE_BACKENDS=1 (a missing backend fails, never skips), and
 # stops what it started, whatever the outcome.
 set -euo pipefail
@@ -24,6 +25,7 @@ cass_pid=$!
 bash scripts/redis.sh up
 eval "$(bash scripts/redis.sh env)"
 eval "$(bash scripts/envoy.sh env)"
+eval "$(bash scripts/chromium.sh env)"
 if ! wait "$cass_pid"; then
   echo "cassandra did not start; its log:" >&2
   cat "$TOLLGATE_RUN_DIR/cassandra-up.log" >&2

@@ -223,6 +223,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 		mux.Handle("/v1/usage", httpapi.UsageHandler(meter.reporter))
 		mux.Handle("/v1/export", httpapi.ExportHandler(meter.reporter))
 	}
+	mountConsole(mux, meter, reg)
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	gl, err := net.Listen("tcp", s.GRPCAddr)
