@@ -28,6 +28,33 @@ import (
 	"github.com/tollgate/tollgate/internal/testenv"
 )
 
+// binDir holds the sidecar binary the browser tests build once.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// sidecarBin builds the sidecar on first use and returns its path.
+var sidecarBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "tollgate-console")
+	if err != nil {
+		return "", err
+	}
+	binDir = dir
+	bin := filepath.Join(dir, "sidecar")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/sidecar")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("cannot build the sidecar: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
 // repoRoot is the repository's root directory.
 var repoRoot = func() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -97,13 +124,11 @@ func seed(t *testing.T, dataDir string, now time.Time) int64 {
 // loopback; it returns the HTTP base URL and acme's requests this month.
 func startSidecar(t *testing.T) (string, int64) {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sidecar")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/sidecar")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("cannot build the sidecar: %v\n%s", err, out)
+	bin, err := sidecarBin()
+	if err != nil {
+		t.Fatal(err)
 	}
+	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	acme := seed(t, data, time.Now().UTC().Truncate(time.Minute))
 	// A limit that the month's rate so far may reach before the month ends.
@@ -288,6 +313,47 @@ type usageAnswer struct {
 	} `json:"rows"`
 }
 
+// checkSeries checks that the chart's lines are the usage API's answers to
+// the same queries, for acme's requests in window and tz with rows windows
+// in [minRows, maxRows]; this period's line stops at the windows not
+// started yet.
+func checkSeries(t *testing.T, base string, series pageSeries, window, tz string, minRows, maxRows int) {
+	t.Helper()
+	for _, c := range []struct {
+		name  string
+		q     map[string]string
+		drawn []*int64
+	}{{"current", series.Query, series.Quantities}, {"previous", series.PreviousQuery, ptrs(series.PreviousQuantities)}} {
+		if c.q["meter"] != "requests" || c.q["tenant"] != "acme" || c.q["window"] != window || c.q["tz"] != tz {
+			t.Fatalf("%s query = %v, want meter requests, tenant acme, window %s, tz %s", c.name, c.q, window, tz)
+		}
+		var api usageAnswer
+		getJSON(t, base+"/v1/usage?"+query(c.q), &api)
+		if len(api.Rows) != len(c.drawn) || len(api.Rows) < minRows || len(api.Rows) > maxRows {
+			t.Fatalf("%s period: the page drew %d windows, /v1/usage answers %d, want %d to %d", c.name, len(c.drawn), len(api.Rows), minRows, maxRows)
+		}
+		total := int64(0)
+		for i, r := range api.Rows {
+			total += r.Quantity
+			start, err := time.Parse(time.RFC3339, r.WindowStart)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch d := c.drawn[i]; {
+			case d == nil && (c.name == "previous" || start.Before(time.Now())):
+				t.Errorf("%s period, %s: the page drew nothing, /v1/usage answers %d", c.name, r.WindowStart, r.Quantity)
+			case d != nil && *d != r.Quantity:
+				t.Errorf("%s period, %s: the page drew %d, /v1/usage answers %d", c.name, r.WindowStart, *d, r.Quantity)
+			case d == nil && r.Quantity != 0:
+				t.Errorf("%s period, %s (not started): /v1/usage answers %d, want 0", c.name, r.WindowStart, r.Quantity)
+			}
+		}
+		if c.name == "previous" && total == 0 {
+			t.Errorf("the previous period has no usage: the seeded data should cover it")
+		}
+	}
+}
+
 func ptrs(v []int64) []*int64 {
 	out := make([]*int64, len(v))
 	for i := range v {
@@ -332,36 +398,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	decisions := eval[string](t, b, `Array.from(document.querySelectorAll("#decisions-table tbody tr")).map(r => Array.from(r.cells).slice(0, 3).map(c => c.textContent).join(" ")).join("; ")`)
 	chartCanvas := eval[bool](t, b, `!!document.querySelector("#chart canvas")`)
 
-	// The chart's lines are the usage API's answers to the same queries;
-	// this period's line stops at the windows not started yet.
-	for _, c := range []struct {
-		name  string
-		q     map[string]string
-		drawn []*int64
-	}{{"current", series.Query, series.Quantities}, {"previous", series.PreviousQuery, ptrs(series.PreviousQuantities)}} {
-		if c.q["meter"] != "requests" || c.q["tenant"] != "acme" || c.q["window"] != "day" || c.q["tz"] != "UTC" {
-			t.Fatalf("%s query = %v, want the defaults: meter requests, tenant acme, window day, tz UTC", c.name, c.q)
-		}
-		var api usageAnswer
-		getJSON(t, base+"/v1/usage?"+query(c.q), &api)
-		if len(api.Rows) != len(c.drawn) || len(api.Rows) < 28 || len(api.Rows) > 31 {
-			t.Fatalf("%s period: the page drew %d days, /v1/usage answers %d, want a month's", c.name, len(c.drawn), len(api.Rows))
-		}
-		for i, r := range api.Rows {
-			start, err := time.Parse(time.RFC3339, r.WindowStart)
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch d := c.drawn[i]; {
-			case d == nil && (c.name == "previous" || start.Before(time.Now())):
-				t.Errorf("%s period, %s: the page drew nothing, /v1/usage answers %d", c.name, r.WindowStart, r.Quantity)
-			case d != nil && *d != r.Quantity:
-				t.Errorf("%s period, %s: the page drew %d, /v1/usage answers %d", c.name, r.WindowStart, *d, r.Quantity)
-			case d == nil && r.Quantity != 0:
-				t.Errorf("%s period, %s (not started): /v1/usage answers %d, want 0", c.name, r.WindowStart, r.Quantity)
-			}
-		}
-	}
+	checkSeries(t, base, series, "day", "UTC", 28, 31)
 	if !chartCanvas {
 		t.Error("no chart canvas in #chart")
 	}
@@ -389,14 +426,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	if want := fmt.Sprint(acmeMonth); strings.ReplaceAll(quotaUsed, ",", "") != want {
 		t.Errorf("quota used shows %q, want %s", quotaUsed, want)
 	}
-	var quota struct {
+	// The run-out date moves with the clock: the page shows the answer it
+	// got, and that answer has the API's count.
+	type quotaAnswer struct {
 		Quotas []struct {
+			Used                int64      `json:"used"`
 			ProjectedExhaustion *time.Time `json:"projected_exhaustion"`
 		} `json:"quotas"`
 	}
-	getJSON(t, base+"/v1/quota?tenant=acme", &quota)
+	var api quotaAnswer
+	getJSON(t, base+"/v1/quota?tenant=acme", &api)
+	got := eval[quotaAnswer](t, b, `window.tollgateConsole.lastQuota`)
+	if got.Quotas[0].Used != api.Quotas[0].Used || (got.Quotas[0].ProjectedExhaustion == nil) != (api.Quotas[0].ProjectedExhaustion == nil) {
+		t.Errorf("the page got quota %+v, /v1/quota answers %+v", got.Quotas[0], api.Quotas[0])
+	}
 	want := "lasts the month at this rate"
-	if p := quota.Quotas[0].ProjectedExhaustion; p != nil {
+	if p := got.Quotas[0].ProjectedExhaustion; p != nil {
 		want = p.UTC().Format("2006-01-02 15:04")
 	}
 	if runsOut != want {
@@ -409,6 +454,20 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot := filepath.Join(os.TempDir(), "tollgate-console.png")
 	b.screenshot(t, shot)
 	t.Logf("screenshot written to %s", shot)
+
+	// Hours of a day in a zone half an hour off UTC (with DST): the page's
+	// bounds are hour boundaries there, and its lines equal the API's.
+	if tz := eval[string](t, b, `(() => {
+		document.getElementById("window").value = "hour";
+		const tz = document.getElementById("tz");
+		tz.value = "Australia/Adelaide";
+		tz.dispatchEvent(new Event("change"));
+		return tz.value;
+	})()`); tz != "Australia/Adelaide" {
+		t.Fatalf("the zone picker has no Australia/Adelaide (picked %q)", tz)
+	}
+	b.waitFor(t, `(() => { const s = window.tollgateConsole.lastSeries; return !!s && s.query.tz === "Australia/Adelaide" && s.query.window === "hour"; })()`)
+	checkSeries(t, base, eval[pageSeries](t, b, `window.tollgateConsole.lastSeries`), "hour", "Australia/Adelaide", 23, 25)
 
 	// Phone width: the page reflows to one column without sideways scrolling.
 	b.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
