@@ -120,9 +120,10 @@ func seed(t *testing.T, dataDir string, now time.Time) int64 {
 	return acmeMonth
 }
 
-// startSidecar builds the sidecar, seeds its store and serves it on
-// loopback; it returns the HTTP base URL and acme's requests this month.
-func startSidecar(t *testing.T) (string, int64) {
+// startSidecar builds the sidecar and serves it on loopback; with metering
+// it seeds its store first. It returns the HTTP base URL and acme's
+// requests this month.
+func startSidecar(t *testing.T, metering bool) (string, int64) {
 	t.Helper()
 	bin, err := sidecarBin()
 	if err != nil {
@@ -130,10 +131,16 @@ func startSidecar(t *testing.T) (string, int64) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	acme := seed(t, data, time.Now().UTC().Truncate(time.Minute))
-	// A limit that the month's rate so far may reach before the month ends.
+	rules := filepath.Join(repoRoot, "examples/ratelimit")
+	config := "backend: memory\nratelimit: {config: " + rules + "}\n"
+	var acme int64
+	if metering {
+		acme = seed(t, data, time.Now().UTC().Truncate(time.Minute))
+		// A limit that the month's rate so far may reach before it ends.
+		config = fmt.Sprintf(consoleConfig, rules, max(2*acme, 100))
+	}
 	cfg := filepath.Join(dir, "sidecar.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, consoleConfig, filepath.Join(repoRoot, "examples/ratelimit"), max(2*acme, 100)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	httpAddr := freeAddr(t)
@@ -377,7 +384,7 @@ func query(m map[string]string) string {
 // fits a phone's width, and screenshots are written.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := testenv.Addrs(t, testenv.Chromium)[0]
-	base, acmeMonth := startSidecar(t)
+	base, acmeMonth := startSidecar(t, true)
 	// Seven decisions on the quick-start domain: 5 ok, 2 over_limit.
 	for range 7 {
 		resp, err := http.Post(base+"/json", "application/json",
@@ -488,7 +495,7 @@ func TestConsoleInBrowser(t *testing.T) {
 // token entered every API call carries it and the data shows.
 func TestConsoleSendsToken(t *testing.T) {
 	chromium := testenv.Addrs(t, testenv.Chromium)[0]
-	base, _ := startSidecar(t)
+	base, _ := startSidecar(t, true)
 	target, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
@@ -548,5 +555,70 @@ func TestConsoleSendsToken(t *testing.T) {
 		if !strings.Contains(e, "status of 401") {
 			t.Errorf("page error: %s", e)
 		}
+	}
+}
+
+// TestConsoleEmptyStates: each view says what to do when it has nothing to
+// show: a tenant without usage or quotas, an unknown tenant, and a sidecar
+// without a metering section.
+func TestConsoleEmptyStates(t *testing.T) {
+	chromium := testenv.Addrs(t, testenv.Chromium)[0]
+	text := func(b *browser, id string) string {
+		return eval[string](t, b, `document.getElementById("`+id+`").hidden ? "(hidden)" : document.getElementById("`+id+`").textContent`)
+	}
+	pick := func(b *browser, tenant string) {
+		eval[bool](t, b, `(() => {
+			const el = document.getElementById("tenant");
+			el.value = "`+tenant+`";
+			el.dispatchEvent(new Event("change"));
+			return true;
+		})()`)
+	}
+
+	base, _ := startSidecar(t, true)
+	b := newBrowser(t, chromium)
+	b.do(t, chromedp.Navigate(base+"/ui/"))
+	b.waitFor(t, `(() => { const c = window.tollgateConsole; return !!(c && c.lastSeries && c.lastQuota); })()`)
+	pick(b, "delta")
+	b.waitFor(t, `window.tollgateConsole.lastSeries.query.tenant === "delta" && window.tollgateConsole.lastQuota.tenant === "delta"`)
+	if got, want := text(b, "usage-msg"), "No usage yet in this range: pick another period, tenant or meter. Usage appears once delta's requests are metered."; got != want {
+		t.Errorf("usage message = %q, want %q", got, want)
+	}
+	if got, want := text(b, "quota-msg"), "Plan free has no monthly quotas: add quotas to the plan in the metering section to limit it."; got != want {
+		t.Errorf("quota message = %q, want %q", got, want)
+	}
+	if eval[bool](t, b, `!!document.querySelector("#chart canvas")`) {
+		t.Error("a chart is drawn for a tenant without usage")
+	}
+	pick(b, "zeta")
+	b.waitFor(t, `!document.getElementById("usage-msg").textContent.startsWith("No usage")`)
+	if got, want := text(b, "usage-msg"), `Unknown tenant "zeta": pick one from the list (tenants come from the metering section).`; got != want {
+		t.Errorf("unknown tenant message = %q, want %q", got, want)
+	}
+	if got, want := text(b, "quota-msg"), "Pick a tenant to see its quotas."; got != want {
+		t.Errorf("unknown tenant quota message = %q, want %q", got, want)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
+	}
+
+	bare, _ := startSidecar(t, false)
+	nb := newBrowser(t, chromium)
+	nb.do(t, chromedp.Navigate(bare+"/ui/"))
+	nb.waitFor(t, `!document.getElementById("query-msg").hidden && !!window.tollgateConsole.lastStats`)
+	for id, want := range map[string]string{
+		"query-msg":     "No meters configured: add a metering section with meters to the sidecar config, then restart it.",
+		"usage-msg":     "No meters configured: nothing to chart yet.",
+		"top-msg":       "No meters configured: nothing to rank yet.",
+		"quota-msg":     "(hidden)",
+		"decisions-msg": "No rate-limit decisions yet: they appear once Envoy calls the rate-limit service.",
+		"pipeline-msg":  "Metering is off: add a metering section to the sidecar config to meter usage.",
+	} {
+		if got := text(nb, id); got != want {
+			t.Errorf("without metering, #%s = %q, want %q", id, got, want)
+		}
+	}
+	if errs := nb.consoleErrors(); len(errs) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
 	}
 }

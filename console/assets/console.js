@@ -201,7 +201,11 @@
     hide(msg);
     $("usage-totals").textContent = "";
     seq.usage++;
-    if (!q.meter) { clearChart(); return; }
+    if (!q.meter) {
+      clearChart();
+      show(msg, "No meters configured: nothing to chart yet.");
+      return;
+    }
     if (!knownTenant(q.tenant)) {
       clearChart();
       show(msg, q.tenant ? "Unknown tenant \"" + q.tenant + "\": pick one from the list (tenants come from the metering section)." :
@@ -305,7 +309,10 @@
     var msg = $("top-msg"), table = $("top-table");
     hide(msg);
     table.hidden = true;
-    if (!q.meter) return;
+    if (!q.meter) {
+      show(msg, "No meters configured: nothing to rank yet.");
+      return;
+    }
     var p = period(q.window, q.anchor, q.tz);
     $("top-title").textContent = "— " + q.meter + ", " + fmt(p.cur[0], q.tz) + " to " + fmt(new Date(p.cur[1] - 1), q.tz) + " (" + q.tz + ")";
     var params = { meter: q.meter, window: q.window, from: rfc3339(p.cur[0]), to: rfc3339(p.cur[1]), tz: q.tz, limit: TOP_LIMIT };
@@ -508,8 +515,6 @@
       if (!knownTenant($("tenant").value) && c.tenants.length) $("tenant").value = c.tenants[0].id;
       if (c.meters.length === 0) {
         show(msg, "No meters configured: add a metering section with meters to the sidecar config, then restart it.");
-        show($("usage-msg"), "No meters configured: nothing to chart yet.");
-        show($("top-msg"), "No meters configured: nothing to rank yet.");
       } else if (c.tenants.length === 0) {
         show(msg, "No tenants configured: add tenants to the metering section of the sidecar config.");
       } else {
