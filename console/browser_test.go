@@ -212,6 +212,21 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// decisionsJS reads the live decisions table as "domain code count; ...".
+const decisionsJS = `Array.from(document.querySelectorAll("#decisions-table tbody tr")).map(r => Array.from(r.cells).slice(0, 3).map(c => c.textContent).join(" ")).join("; ")`
+
+// decide asks the sidecar for one rate-limit decision, for one address of
+// the quick-start domain.
+func decide(t *testing.T, base string) {
+	t.Helper()
+	resp, err := http.Post(base+"/json", "application/json",
+		strings.NewReader(`{"domain":"quickstart","descriptors":[{"entries":[{"key":"remote_address","value":"10.0.0.1"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
 // getJSON decodes the answer of a GET.
 func getJSON(t *testing.T, u string, v any) {
 	t.Helper()
@@ -385,14 +400,10 @@ func query(m map[string]string) string {
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := testenv.Addrs(t, testenv.Chromium)[0]
 	base, acmeMonth := startSidecar(t, true)
-	// Seven decisions on the quick-start domain: 5 ok, 2 over_limit.
+	// Seven decisions on the quick-start domain (5 a minute per address):
+	// 5 ok, 2 over_limit.
 	for range 7 {
-		resp, err := http.Post(base+"/json", "application/json",
-			strings.NewReader(`{"domain":"quickstart","descriptors":[{"entries":[{"key":"remote_address","value":"10.0.0.1"}]}]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		decide(t, base)
 	}
 
 	b := newBrowser(t, chromium)
@@ -402,7 +413,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	topTenants := eval[string](t, b, `Array.from(document.querySelectorAll("#top-table tbody tr td:nth-child(2)")).map(e => e.textContent).join(",")`)
 	quotaUsed := eval[string](t, b, `document.querySelector("#quota-table tbody tr td:nth-child(2)").textContent`)
 	runsOut := eval[string](t, b, `document.querySelector("#quota-table tbody tr td:nth-child(6)").textContent`)
-	decisions := eval[string](t, b, `Array.from(document.querySelectorAll("#decisions-table tbody tr")).map(r => Array.from(r.cells).slice(0, 3).map(c => c.textContent).join(" ")).join("; ")`)
+	decisions := eval[string](t, b, decisionsJS)
 	chartCanvas := eval[bool](t, b, `!!document.querySelector("#chart canvas")`)
 
 	checkSeries(t, base, series, "day", "UTC", 28, 31)
@@ -458,6 +469,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("decisions table = %q, want %q", decisions, want)
 	}
 
+	// Live: three more decisions (over the limit now) show up at the next
+	// poll (every 5 s).
+	for range 3 {
+		decide(t, base)
+	}
+	b.waitFor(t, decisionsJS+` === "quickstart ok 5; quickstart over_limit 5"`)
+
 	shot := filepath.Join(os.TempDir(), "tollgate-console.png")
 	b.screenshot(t, shot)
 	t.Logf("screenshot written to %s", shot)
@@ -508,6 +526,12 @@ func TestConsoleSendsToken(t *testing.T) {
 			mu.Lock()
 			seen[r.URL.Path] = r.Header.Get("Authorization")
 			mu.Unlock()
+			if r.Header.Get("Authorization") == "Bearer weak" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = w.Write([]byte(`{"error":{"code":"forbidden","message":"the token lacks the scope"}}`))
+				return
+			}
 			if r.Header.Get("Authorization") != "Bearer s3cret" {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnauthorized)
@@ -531,7 +555,18 @@ func TestConsoleSendsToken(t *testing.T) {
 		t.Errorf("query message = %q, want it to start with %q", queryMsg, want)
 	}
 
+	// A token without the scope: 403, said as such.
 	b.do(t,
+		chromedp.SendKeys(chromedp.CSS("#token"), "weak"),
+		chromedp.Click(chromedp.CSS("#token-save")),
+	)
+	b.waitFor(t, `document.getElementById("query-msg").textContent.startsWith("Forbidden")`)
+	if got, want := eval[string](t, b, `document.getElementById("query-msg").textContent`), "Forbidden (403): the token may not read the meters and tenants; ask for a token with that scope."; got != want {
+		t.Errorf("query message = %q, want %q", got, want)
+	}
+
+	b.do(t,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("token").value = ""`),
 		chromedp.SendKeys(chromedp.CSS("#token"), "s3cret"),
 		chromedp.Click(chromedp.CSS("#token-save")),
 	)
@@ -549,10 +584,10 @@ func TestConsoleSendsToken(t *testing.T) {
 			t.Errorf("%s last sent Authorization %q, want Bearer s3cret", p, seen[p])
 		}
 	}
-	// The browser logs each 401 answer as a failed load; nothing else may
-	// show.
+	// The browser logs each 401 and 403 answer as a failed load; nothing
+	// else may show.
 	for _, e := range b.consoleErrors() {
-		if !strings.Contains(e, "status of 401") {
+		if !strings.Contains(e, "status of 401") && !strings.Contains(e, "status of 403") {
 			t.Errorf("page error: %s", e)
 		}
 	}
