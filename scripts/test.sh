@@ -2,7 +2,8 @@
 # Runs every test against real backends: starts Redis (single, ring, cluster,
 # and TLS, TLS ring, TLS cluster and ACL servers), a two-datacenter Cassandra
 # and a Cassandra node with PasswordAuthenticator and TLS, fetches the real
-# Envoy (once, cached), runs `go test ./...` with TOLLGATE_REQUIRE_BACKENDS=1
+# Envoy (once, cached), installs chromium when missing (the usage console's
+# browser test) and pyarrow (the Parquet export's reader), runs `go test ./...` with TOLLGATE_REQUIRE_BACKENDS=1
 # (a missing backend fails, never skips), and stops what it started,
 # whatever the outcome. The servers' files live in this checkout's own
 # TOLLGATE_RUN_DIR (scripts/run-dir.sh), and Redis takes free ports
@@ -40,6 +41,7 @@ if ! python3 -c 'import pyarrow' 2>/dev/null; then
   python3 -m pip install --quiet pyarrow==26.0.1
 fi
 export TOLLGATE_TEST_PYTHON="$(command -v python3)"
+eval "$(bash scripts/chromium.sh env)"
 if ! wait "$cass_pid"; then
   echo "cassandra did not start; its log:" >&2
   cat "$TOLLGATE_RUN_DIR/cassandra-up.log" >&2

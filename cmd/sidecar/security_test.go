@@ -137,6 +137,8 @@ func TestAPIAuthHTTP(t *testing.T) {
 	add := addBody("eventual", "c", 1, "auth-add", now)
 	clear := `{"namespace":"eventual","counter_name":"c","idempotency_token":{"token":"auth-clear","generation_time":"` + now.UTC().Format(time.RFC3339Nano) + `"}}`
 	jsonReq := `{"domain":"it","descriptors":[{"entries":[{"key":"user","value":"auth"}]}]}`
+	top := "/v1/usage/top?" + url.Values{"meter": {"requests"}, "window": {"day"},
+		"from": {day.Format(time.RFC3339)}, "to": {day.Add(24 * time.Hour).Format(time.RFC3339)}}.Encode()
 	for _, c := range []struct {
 		method, path, token, body string
 		want                      int
@@ -167,6 +169,14 @@ func TestAPIAuthHTTP(t *testing.T) {
 		{"POST", "/v1/events", "", "[]", 401},
 		{"POST", "/v1/events", "acme-usage", "[]", 403},
 		{"POST", "/v1/events", "events", "[]", 415}, // admitted; the handler wants a CloudEvents content type
+		{"GET", "/v1/quota?tenant=acme", "", "", 401},
+		{"GET", "/v1/quota?tenant=acme", "acme-usage", "", 200},
+		{"GET", "/v1/quota?tenant=beta", "acme-usage", "", 403},
+		{"GET", top, "acme-usage", "", 403}, // ranks every tenant
+		{"GET", top, "admin", "", 200},
+		{"GET", "/v1/catalog", "acme-usage", "", 403},
+		{"GET", "/v1/catalog", "admin", "", 200},
+		{"GET", "/ui/", "", "", 200},
 	} {
 		code, body, hdr := doAuth(t, http.DefaultClient, c.method, base+c.path, c.token, c.body)
 		if code != c.want {

@@ -125,6 +125,7 @@ func listen(p *plan, svc services) (*servers, error) {
 		mux.Handle("/v1/export", guard.Require(httpapi.ExportHandler(guardedReporter{svc.meter.reporter, guard}), exportNeed))
 		mux.Handle("/v1/events", guard.Require(httpapi.EventsHandler(svc.meter), need(apiauth.Needs(apiauth.EventsWrite))))
 	}
+	mountConsole(mux, svc.meter, svc.registry, guard)
 
 	gl, err := net.Listen("tcp", s.GRPCAddr)
 	if err != nil {
