@@ -25,7 +25,7 @@
 # Knobs (environment; those shared with scripts/bench.sh mean the same):
 #   BENCH_DURATION      wrk run length per scenario and round (20s)
 #   BENCH_CONCURRENCY   wrk connections (50)
-#   BENCH_ROUNDS        rounds of the three scenarios (2)
+#   BENCH_ROUNDS        rounds of the scenarios (2)
 #   BENCH_WRK_THREADS   wrk threads (1)
 #   BENCH_SCENARIOS     the subset to run; this script runs those of
 #                       envoy_alone envoy_rls envoy_authz envoy_rlqs
