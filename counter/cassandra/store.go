@@ -3,9 +3,6 @@ package cassandra
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +10,7 @@ import (
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/groupcommit"
+	"github.com/tollgate/tollgate/internal/logadapt"
 )
 
 // Store is a counter.EventStore on Apache Cassandra. It is safe for
@@ -83,7 +81,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// batched already, so the coalescing saves nothing worth the latency.
 	cluster.WriteCoalesceWaitTime = 0
 	cluster.RetryPolicy = &gocql.SimpleRetryPolicy{NumRetries: 2}
-	cluster.Logger = driverLogger{opts.Logger.With("component", "counter/cassandra")}
+	cluster.Logger = logadapt.Gocql{L: opts.Logger.With("component", "counter/cassandra")}
 	fallback := gocql.RoundRobinHostPolicy()
 	if opts.LocalDC != "" {
 		fallback = gocql.DCAwareRoundRobinPolicy(opts.LocalDC)
@@ -168,12 +166,3 @@ func (s *Store) fanOut(ctx context.Context, n int, fn func(ctx context.Context, 
 	}
 	return nil
 }
-
-// driverLogger passes the driver's log lines to slog at info level.
-type driverLogger struct{ l *slog.Logger }
-
-func (d driverLogger) Print(v ...any) { d.l.Info(strings.TrimSpace(fmt.Sprint(v...))) }
-func (d driverLogger) Printf(format string, v ...any) {
-	d.l.Info(strings.TrimSpace(fmt.Sprintf(format, v...)))
-}
-func (d driverLogger) Println(v ...any) { d.l.Info(strings.TrimSpace(fmt.Sprintln(v...))) }
