@@ -34,7 +34,9 @@ type CheckRequest struct {
 	// RequestID is x-request-id; with Start it makes the events' idempotency
 	// tokens, so a retried Check counts once.
 	RequestID string
-	// Start is the request's start time. Zero means now.
+	// Start is the request's start time. Zero, or a time outside the
+	// namespaces' accept window around now (Options.AcceptWindow), means
+	// now.
 	Start time.Time
 	// RequestBytes is the request size, for request_bytes meters.
 	RequestBytes int64
@@ -229,10 +231,7 @@ func (m *Metering) Check(ctx context.Context, req *CheckRequest, res *CheckResul
 	}
 	res.TenantID, res.Plan = tp.tenant.ID, tp.plan.Name
 	now := m.opts.Now()
-	start := req.Start
-	if start.IsZero() {
-		start = now
-	}
+	start := m.requestStart(req.Start, now, SourceAuthz)
 	sc := m.scratch.Get().(*checkScratch)
 	defer func() {
 		clear(sc.events)

@@ -123,6 +123,8 @@ type AccessLogEntry struct {
 	Duration time.Duration
 	// RequestID is x-request-id; Start is the request's start time. Both
 	// make the events' idempotency tokens, so a replayed log counts once.
+	// A zero Start, or one outside the namespaces' accept window around now
+	// (Options.AcceptWindow), means now.
 	RequestID string
 	Start     time.Time
 	// Headers are request and response headers, keys lowercase, for
@@ -156,10 +158,7 @@ func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntr
 		if j := strings.IndexByte(path, '?'); j >= 0 {
 			path = path[:j]
 		}
-		start := e.Start
-		if start.IsZero() {
-			start = m.opts.Now()
-		}
+		start := m.requestStart(e.Start, m.opts.Now(), SourceAccessLog)
 		prefix := m.rule(path).rule.PathPrefix
 		if e.NotServed {
 			n := len(events)

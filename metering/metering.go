@@ -62,8 +62,11 @@ type Options struct {
 	// before quota Checks follow Config.FailureMode. Default: three times
 	// Config.QuotaRefresh.
 	QuotaStaleAfter time.Duration
-	// AcceptWindow says how far before and after now an ingested event of
-	// a namespace may be (the namespace's accept_limit and future_limit).
+	// AcceptWindow says how far before and after now an event of a
+	// namespace may be (the namespace's accept_limit and future_limit).
+	// Ingested CloudEvents outside it are refused; a Check or access log
+	// entry starting outside the narrowest window of the authz, access_log
+	// and quota namespaces is recorded at the time it arrives instead.
 	// Default: 5s and 1s, the counters' defaults.
 	AcceptWindow func(namespace string) (past, future time.Duration)
 	// Now is the clock. Default: time.Now.
@@ -145,6 +148,8 @@ type Metering struct {
 	// rlqs meters.
 	eventMeters map[string][]*Meter
 	rlqsMeters  []*Meter
+	// window bounds the request starts of Checks and access log entries.
+	window startWindow
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -166,6 +171,7 @@ func Open(opts Options) (*Metering, error) {
 	}
 	m.quotas = newQuotaTracker(opts.Counts, opts.CountTimeout, opts.QuotaStaleAfter)
 	m.buildPlans()
+	m.window = m.newStartWindow()
 	m.eventMeters = map[string][]*Meter{}
 	for i := range cfg.Meters {
 		switch mt := &cfg.Meters[i]; mt.Source {

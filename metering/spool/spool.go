@@ -109,13 +109,17 @@ func (s *Spool) recover() error {
 }
 
 // Append makes events durable in the spool (one batch, synced; concurrent
-// appends share the fsync) before it returns. The events' Times must be
-// within the range of time.Time.UnixNano.
+// appends share the fsync) before it returns. It refuses all the events,
+// writing none, when one has a Time the spool cannot hold (see MinTime and
+// MaxTime).
 func (s *Spool) Append(ctx context.Context, events []counter.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("metering/spool: cannot append %d events: %w", len(events), err)
+	}
+	if err := checkTimes(events); err != nil {
 		return fmt.Errorf("metering/spool: cannot append %d events: %w", len(events), err)
 	}
 	s.mu.Lock()
