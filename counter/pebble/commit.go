@@ -2,7 +2,6 @@ package pebble
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -10,21 +9,11 @@ import (
 )
 
 // commit writes the events of a group commit's Appends in one batch,
-// synced. A fatal commit error marks the store failed (see ErrFailed).
-func (s *Store) commit(appends [][]counter.Event) (err error) {
-	if s.failed.Load() {
-		return ErrFailed
+// synced. A fatal commit error fails the store (see ErrFailed).
+func (s *Store) commit(appends [][]counter.Event) error {
+	if err := s.Failed(); err != nil {
+		return err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			fe, ok := p.(fatalError)
-			if !ok {
-				panic(p)
-			}
-			s.failed.Store(true)
-			err = fmt.Errorf("%w: %w", ErrFailed, fe)
-		}
-	}()
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, events := range appends {
@@ -44,5 +33,5 @@ func (s *Store) commit(appends [][]counter.Event) (err error) {
 			}
 		}
 	}
-	return s.db.Apply(b, pebble.Sync)
+	return s.apply(func() error { return s.db.Apply(b, pebble.Sync) })
 }

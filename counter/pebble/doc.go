@@ -25,11 +25,19 @@
 // each) into one Pebble batch and one fsync; Pebble adds its own group commit
 // across the committers. One Append is always atomic.
 //
-// Pebble treats a failed write-ahead-log write as fatal: the batch's state on
-// disk is unknown. The store then fails that Append and every later one with
-// ErrFailed (it never acknowledges), and the process must restart; reopening
-// replays the synced log. Checkpoint writes are not synced on their own (a
-// lost checkpoint is recomputed from the events).
+// Pebble treats a failed write-ahead-log write as fatal (a full disk, an I/O
+// error): the batch's state on disk is unknown, yet Pebble has applied it to
+// its memtable, where reads would see it. The store then fails: that Append
+// is never acknowledged, and every later call, reads included, returns the
+// failure (ErrFailed, naming the data dir and the cause), even once space
+// returns. Failed reports it and Fatal delivers it once, so the process can
+// exit for its supervisor to restart it; reopening replays the synced log,
+// which holds every acknowledged event and no failed one. Pebble also makes a
+// batch readable before its sync ends, so a read waits for the commits in
+// flight when it started (at most one fsync) and returns the failure if one
+// of them failed: reads never include an unacknowledged event. Checkpoint
+// writes are not synced on their own (a lost checkpoint is recomputed from
+// the events).
 //
 // # Idempotency
 //

@@ -39,8 +39,8 @@ func (s *Store) Run(ctx context.Context) error {
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return 0, ErrClosed
+	if err := s.usable(); err != nil {
+		return 0, err
 	}
 	s.sweepMu.Lock()
 	defer s.sweepMu.Unlock()
@@ -105,5 +105,5 @@ func (s *Store) deleteThrough(namespace, counterName string, cutoff time.Time) (
 			return false, err
 		}
 	}
-	return true, s.db.Apply(b, pebble.Sync)
+	return true, s.apply(func() error { return s.db.Apply(b, pebble.Sync) })
 }
