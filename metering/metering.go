@@ -64,9 +64,9 @@ type Options struct {
 	QuotaStaleAfter time.Duration
 	// AcceptWindow says how far before and after now an event of a
 	// namespace may be (the namespace's accept_limit and future_limit).
-	// Ingested CloudEvents outside it are refused; a Check or access log
-	// entry starting outside the narrowest window of the authz, access_log
-	// and quota namespaces is recorded at the time it arrives instead.
+	// Ingested CloudEvents outside it are refused; the events of a Check or
+	// access log entry starting outside it get the time the request
+	// arrives instead.
 	// Default: 5s and 1s, the counters' defaults.
 	AcceptWindow func(namespace string) (past, future time.Duration)
 	// Now is the clock. Default: time.Now.
@@ -148,8 +148,9 @@ type Metering struct {
 	// rlqs meters.
 	eventMeters map[string][]*Meter
 	rlqsMeters  []*Meter
-	// window bounds the request starts of Checks and access log entries.
-	window startWindow
+	// windows bound the request starts of Checks and access log entries, by
+	// the namespace of their events.
+	windows map[string]startWindow
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -171,7 +172,7 @@ func Open(opts Options) (*Metering, error) {
 	}
 	m.quotas = newQuotaTracker(opts.Counts, opts.CountTimeout, opts.QuotaStaleAfter)
 	m.buildPlans()
-	m.window = m.newStartWindow()
+	m.windows = m.newStartWindows()
 	m.eventMeters = map[string][]*Meter{}
 	for i := range cfg.Meters {
 		switch mt := &cfg.Meters[i]; mt.Source {

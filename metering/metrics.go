@@ -28,8 +28,9 @@ type metrics struct {
 	accessLogUnknown   prometheus.Counter
 	ingested           prometheus.Counter
 	ingestRefused      prometheus.Counter
-	// clamped counts request starts outside the accept window, by source
-	// (SourceAuthz, SourceAccessLog).
+	// clamped counts event times set to now for a request start outside
+	// their namespace's accept window, by source (SourceAuthz,
+	// SourceAccessLog).
 	clamped [SourceAccessLog + 1]prometheus.Counter
 	// lastLog is the Unix nanosecond time an error was last logged.
 	lastLog atomic.Int64
@@ -58,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}, []string{"result"})
 	clamped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tollgate_metering_clamped_times_total",
-		Help: "Request starts (Check, access log entry) outside the namespaces' accept window around now, recorded at the arrival time instead, by source (authz, access_log).",
+		Help: "Events of Checks and access log entries whose request start was outside their namespace's accept window around now, recorded at the arrival time instead, by source (authz, access_log).",
 	}, []string{"source"})
 	for _, c := range []prometheus.Collector{checks, failures, refresh, entries, ingest, clamped} {
 		if err := reg.Register(c); err != nil {

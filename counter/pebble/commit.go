@@ -14,8 +14,8 @@ func (s *Store) commit(appends [][]counter.Event) error {
 	if err := s.Failed(); err != nil {
 		return err
 	}
+	// The write closes b: it may outlive a failure (see pebblefail.State.Apply).
 	b := s.db.NewBatch()
-	defer b.Close()
 	for _, events := range appends {
 		for i := range events {
 			ev := &events[i]
@@ -29,9 +29,10 @@ func (s *Store) commit(appends [][]counter.Event) error {
 			}
 			binary.BigEndian.PutUint64(op.Value[1:], uint64(ev.Delta))
 			if err := op.Finish(); err != nil {
+				b.Close()
 				return err
 			}
 		}
 	}
-	return s.apply(func() error { return s.db.Apply(b, pebble.Sync) })
+	return s.apply(func() error { defer b.Close(); return s.db.Apply(b, pebble.Sync) })
 }

@@ -30,7 +30,7 @@ func enospc() (*atomic.Bool, errorfs.Injector) {
 }
 
 // wantFailed is the failure of the store in "db" after ENOSPC on its log.
-const wantFailed = `counter/pebble: store failed: a write-ahead log write in data dir "db" failed: pebble: fatal commit error: no space left on device; every call is refused until the process restarts (hint: free space on that disk or fix it, then restart: the acknowledged events are replayed from the log)`
+const wantFailed = `counter/pebble: store failed: a write in data dir "db" failed: pebble: fatal commit error: no space left on device; every call is refused until the process restarts (hint: free space on that disk or fix it, then restart: the acknowledged events are replayed from the log)`
 
 // TestDiskFullFailsStore fills the disk under the write-ahead log. The
 // failing Append is never acknowledged, the store fails (Failed, Fatal) and

@@ -95,15 +95,17 @@ func (s *Store) deleteThrough(namespace, counterName string, cutoff time.Time) (
 	if err != nil {
 		return false, err
 	}
+	// The write closes b: it may outlive a failure (see pebblefail.State.Apply).
 	b := s.db.NewBatch()
-	defer b.Close()
 	if err := b.DeleteRange(appendCounterKey(nil, spaceEvents, namespace, counterName), end, nil); err != nil {
+		b.Close()
 		return false, err
 	}
 	if last.After(floor) {
 		if err := b.Set(appendCounterKey(nil, spaceLastWrite, namespace, counterName), appendTime(nil, last), nil); err != nil {
+			b.Close()
 			return false, err
 		}
 	}
-	return true, s.apply(func() error { return s.db.Apply(b, pebble.Sync) })
+	return true, s.apply(func() error { defer b.Close(); return s.db.Apply(b, pebble.Sync) })
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/groupcommit"
+	"github.com/tollgate/tollgate/internal/pebblefail"
 )
 
 // ErrClosed is returned by every method of a closed Store except Close.
@@ -82,9 +83,12 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	log := opts.Logger.With("component", "counter/pebble")
+	s := &Store{opts: opts, log: log, done: make(chan struct{}), late: make(map[counterID]int64), maxLate: maxLateCounters}
+	s.fail.Init()
 	db, err := pebble.Open(opts.Dir, &pebble.Options{
 		FS:                 opts.FS,
-		Logger:             pebbleLogger{log},
+		Logger:             pebblefail.Logger{Log: log},
+		EventListener:      s.fail.Listener(s.failed),
 		CacheSize:          opts.CacheSize,
 		MemTableSize:       opts.MemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
@@ -92,8 +96,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("counter/pebble: cannot open %q: %w (check the directory exists, is writable and is not open in another process)", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: log, done: make(chan struct{}), late: make(map[counterID]int64), maxLate: maxLateCounters}
-	s.fail.init()
+	s.db = db
 	s.commits = groupcommit.Start(opts.Committers, opts.MaxCommitEvents, s.commit)
 	return s, nil
 }
@@ -430,45 +433,5 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
-
-// pebbleLogger passes Pebble's log lines to slog.
-type pebbleLogger struct{ log *slog.Logger }
-
-// Infof logs at info level.
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Info(fmt.Sprintf(format, args...))
-}
-
-// Errorf logs at error level.
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...))
-}
-
-// Fatalf logs at error level and panics with a *fatalError: Pebble calls it
-// on a failed commit and on broken invariants, and it must not return.
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	l.log.Error(msg)
-	fe := &fatalError{msg: msg}
-	for _, a := range args {
-		if err, ok := a.(error); ok {
-			fe.cause = err
-		}
-	}
-	panic(fe)
-}
-
-// fatalError is the panic value of pebbleLogger.Fatalf: the text Pebble
-// logged and the error among its arguments, if any.
-type fatalError struct {
-	msg   string
-	cause error
-}
-
-// Error returns the text Pebble logged.
-func (e *fatalError) Error() string { return e.msg }
-
-// Unwrap returns the error Pebble reported, so errors.Is finds its cause.
-func (e *fatalError) Unwrap() error { return e.cause }
 
 var _ counter.EventStore = (*Store)(nil)
