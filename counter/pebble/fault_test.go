@@ -3,6 +3,7 @@ package pebble
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,5 +249,57 @@ func TestLateJudgedWhenDurable(t *testing.T) {
 	slowSync.Store(true)
 	if n := appendNow("slow"); n == 0 {
 		t.Fatal("LateWrites after an Append durable 2 s after its event = 0, want changed")
+	}
+}
+
+// TestFlushFailureFailsStore fails the memtable flushes with ENOSPC, as a
+// full disk does where the write-ahead log still has room: Pebble retries
+// the flush without end and stalls every write meanwhile, so Append must
+// return the failure instead of waiting forever.
+func TestFlushFailureFailsStore(t *testing.T) {
+	sst := errorfs.And(errorfs.PathMatch("db/*.sst"), errorfs.Writes)
+	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if sst.Evaluate(op) {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	s, err := Open(Options{FS: fs, Dir: "db", Now: func() time.Time { return t0 }, MemTableSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	batch := make([]counter.Event, 100)
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			for j := range batch {
+				batch[j] = counter.Event{Namespace: "n", Counter: "c", Time: t0, ID: strconv.Itoa(i) + "-" + strconv.Itoa(j), Delta: 1}
+			}
+			if err := s.Append(ctx, batch); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Append still succeeding or stalled after 30s of failing flushes")
+	}
+	// The object number varies with Pebble's retries.
+	const (
+		head = `counter/pebble: store failed: a write in data dir "db" failed: pebble: memtable flush failed: creating object `
+		tail = `: no space left on device; every call is refused until the process restarts (hint: free space on that disk or fix it, then restart: the acknowledged events are replayed from the log)`
+	)
+	if !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.ENOSPC) || !strings.HasPrefix(err.Error(), "counter/pebble: cannot append 100 events: "+head) || !strings.HasSuffix(err.Error(), tail) {
+		t.Fatalf("Append with failing flushes: error %v, want %q<object>%q", err, head, tail)
+	}
+	want := s.Failed().Error()
+	if got := <-s.Fatal(); got == nil || got.Error() != want {
+		t.Errorf("Fatal() received %v, want %q", got, want)
+	}
+	if err := s.Close(); err == nil || err.Error() != want {
+		t.Errorf("Close after the failure: error %v, want %q", err, want)
 	}
 }

@@ -1,8 +1,10 @@
 package spool
 
 import (
+	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -80,5 +82,50 @@ func TestDiskFullFailsSpool(t *testing.T) {
 	}
 	if got := sink.events(); !reflect.DeepEqual(got, acked) {
 		t.Errorf("shipped after reopen %+v, want the acknowledged %+v", got, acked)
+	}
+}
+
+// TestFlushFailureFailsSpool fails the memtable flushes with ENOSPC: Pebble
+// would stall every write without end, so Append must return the failure.
+func TestFlushFailureFailsSpool(t *testing.T) {
+	sst := errorfs.And(errorfs.PathMatch("spool/*.sst"), errorfs.Writes)
+	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if sst.Evaluate(op) {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	s, err := Open(Options{Dir: "spool", FS: fs, Sink: &fakeSink{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]counter.Event, 1000)
+	for i := range batch {
+		batch[i] = event(i)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if err := s.Append(context.Background(), batch); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Append still succeeding or stalled after 30s of failing flushes")
+	}
+	// The object number varies with Pebble's retries.
+	const (
+		head = `metering/spool: spool failed: a write in "spool" failed: pebble: memtable flush failed: creating object `
+		tail = `: no space left on device; every Append and Flush is refused until the process restarts (hint: free space on that disk or fix it, then restart: the appended events are kept and shipped)`
+	)
+	if !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.ENOSPC) || !strings.HasPrefix(err.Error(), "metering/spool: cannot append 1000 events: "+head) || !strings.HasSuffix(err.Error(), tail) {
+		t.Fatalf("Append with failing flushes: error %v, want %q<object>%q", err, head, tail)
+	}
+	if got := <-s.Fatal(); got == nil || !strings.HasPrefix(got.Error(), head) || !strings.HasSuffix(got.Error(), tail) {
+		t.Errorf("Fatal() received %v, want %q<object>%q", got, head, tail)
 	}
 }
