@@ -50,6 +50,9 @@ func startRLQSEnvoy(t *testing.T, up *upstream, s *sidecar) string {
 // load is what an offered load got back.
 type load struct {
 	ok, limited, other atomic.Int64
+	// dropped counts requests not sent because every worker was busy (the
+	// box too loaded to offer the rate).
+	dropped atomic.Int64
 	// okAt records the time of each admitted request, for windows.
 	mu   sync.Mutex
 	okAt []time.Time
@@ -111,6 +114,7 @@ func offer(t *testing.T, base, tenant, path string, rate int, dur time.Duration,
 		select {
 		case jobs <- struct{}{}:
 		default: // the workers are behind: drop rather than queue
+			l.dropped.Add(1)
 		}
 		next = next.Add(interval)
 		if d := time.Until(next); d > 0 {
@@ -168,6 +172,9 @@ func TestRLQSTwoEnvoys(t *testing.T) {
 			go func() { defer wg.Done(); offer(t, baseA, "acme", "/limited", c.a, secs*time.Second, &la) }()
 			go func() { defer wg.Done(); offer(t, baseB, "acme", "/limited", c.b, secs*time.Second, &lb) }()
 			wg.Wait()
+			for name, l := range map[string]*load{"A": &la, "B": &lb} {
+				t.Logf("Envoy %s: %d admitted, %d limited, %d other, %d not offered (workers busy)", name, l.ok.Load(), l.limited.Load(), l.other.Load(), l.dropped.Load())
+			}
 			// Each Envoy's first assignment comes with a burst of one interval.
 			within(t, "admitted by both", la.ok.Load()+lb.ok.Load(), 100*secs+100, 0.10)
 			for name, got := range map[string]int64{"A": la.ok.Load(), "B": lb.ok.Load()} {

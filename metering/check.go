@@ -34,7 +34,9 @@ type CheckRequest struct {
 	// RequestID is x-request-id; with Start it makes the events' idempotency
 	// tokens, so a retried Check counts once.
 	RequestID string
-	// Start is the request's start time. Zero means now.
+	// Start is the request's start time. Zero means now, and so does a time
+	// outside the accept window around now (Options.AcceptWindow) of an
+	// event's namespace, for that event.
 	Start time.Time
 	// RequestBytes is the request size, for request_bytes meters.
 	RequestBytes int64
@@ -229,10 +231,6 @@ func (m *Metering) Check(ctx context.Context, req *CheckRequest, res *CheckResul
 	}
 	res.TenantID, res.Plan = tp.tenant.ID, tp.plan.Name
 	now := m.opts.Now()
-	start := req.Start
-	if start.IsZero() {
-		start = now
-	}
 	sc := m.scratch.Get().(*checkScratch)
 	defer func() {
 		clear(sc.events)
@@ -274,6 +272,7 @@ func (m *Metering) Check(ctx context.Context, req *CheckRequest, res *CheckResul
 			m.quotas.reserveStale(pq.count, now)
 		}
 		reserved = append(reserved, name)
+		start := m.eventTime(req.Start, now, pq.quota.Namespace, SourceAuthz)
 		sc.events = append(sc.events, counter.Event{
 			Namespace: pq.quota.Namespace, Counter: name, Time: start, Delta: 1,
 			ID: eventID(pq.token, req.RequestID, tp.tenant.ID, req.Method, path, start),
@@ -295,6 +294,7 @@ func (m *Metering) Check(ctx context.Context, req *CheckRequest, res *CheckResul
 		// A Check has no response yet: configs give authz meters neither
 		// response bytes nor duration.
 		if v := mt.quantity(req.RequestBytes, 0, 0, req.Headers); v > 0 {
+			start := m.eventTime(req.Start, now, mt.Namespace, SourceAuthz)
 			sc.events = append(sc.events, m.meterEvent(mt, tp.tenant.ID, rs.rule.PathPrefix, req.RequestID, req.Method, path, start, v))
 		}
 	}

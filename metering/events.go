@@ -123,6 +123,9 @@ type AccessLogEntry struct {
 	Duration time.Duration
 	// RequestID is x-request-id; Start is the request's start time. Both
 	// make the events' idempotency tokens, so a replayed log counts once.
+	// A zero Start means now, and so does one outside the accept window
+	// around now (Options.AcceptWindow) of an event's namespace, for that
+	// event.
 	RequestID string
 	Start     time.Time
 	// Headers are request and response headers, keys lowercase, for
@@ -156,14 +159,11 @@ func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntr
 		if j := strings.IndexByte(path, '?'); j >= 0 {
 			path = path[:j]
 		}
-		start := e.Start
-		if start.IsZero() {
-			start = m.opts.Now()
-		}
+		now := m.opts.Now()
 		prefix := m.rule(path).rule.PathPrefix
 		if e.NotServed {
 			n := len(events)
-			events = m.refundEvents(events, e, prefix, path, start)
+			events = m.refundEvents(events, e, prefix, path, now)
 			refunds += len(events) - n
 			continue
 		}
@@ -173,6 +173,7 @@ func (m *Metering) RecordAccessLog(ctx context.Context, entries ...AccessLogEntr
 				continue
 			}
 			if v := mt.quantity(e.RequestBytes, e.ResponseBodyBytes, e.Duration, e.Headers); v > 0 {
+				start := m.eventTime(e.Start, now, mt.Namespace, SourceAccessLog)
 				events = append(events, m.meterEvent(mt, e.Tenant, prefix, e.RequestID, e.Method, path, start, v))
 			}
 		}
@@ -202,7 +203,7 @@ const refundSuffix = "/refund"
 // the request passes, as in Check) and on each quota of the plan Check
 // named. It appends nothing when Tenant and Plan do not name one of the
 // tenant's plans, so an entry Check never admitted refunds nothing.
-func (m *Metering) refundEvents(events []counter.Event, e *AccessLogEntry, prefix, path string, start time.Time) []counter.Event {
+func (m *Metering) refundEvents(events []counter.Event, e *AccessLogEntry, prefix, path string, now time.Time) []counter.Event {
 	tp := m.plans[tenantPlanKey{e.Tenant, e.Plan}]
 	if tp == nil {
 		return events
@@ -212,12 +213,14 @@ func (m *Metering) refundEvents(events []counter.Event, e *AccessLogEntry, prefi
 		if mt.Source != SourceAuthz || mt.Value != ValueRequests || !mt.Filters.match(e.Method, path, 0) {
 			continue
 		}
+		start := m.eventTime(e.Start, now, mt.Namespace, SourceAccessLog)
 		ev := m.meterEvent(mt, e.Tenant, prefix, e.RequestID, e.Method, path, start, -1)
 		ev.ID += refundSuffix
 		events = append(events, ev)
 	}
 	for i := range tp.quotas {
 		pq := &tp.quotas[i]
+		start := m.eventTime(e.Start, now, pq.quota.Namespace, SourceAccessLog)
 		events = append(events, counter.Event{
 			Namespace: pq.quota.Namespace, Counter: pq.count.monthName(start), Time: start, Delta: -1,
 			ID: eventID(pq.token, e.RequestID, e.Tenant, e.Method, path, start) + refundSuffix,

@@ -62,8 +62,11 @@ type Options struct {
 	// before quota Checks follow Config.FailureMode. Default: three times
 	// Config.QuotaRefresh.
 	QuotaStaleAfter time.Duration
-	// AcceptWindow says how far before and after now an ingested event of
-	// a namespace may be (the namespace's accept_limit and future_limit).
+	// AcceptWindow says how far before and after now an event of a
+	// namespace may be (the namespace's accept_limit and future_limit).
+	// Ingested CloudEvents outside it are refused; the events of a Check or
+	// access log entry starting outside it get the time the request
+	// arrives instead.
 	// Default: 5s and 1s, the counters' defaults.
 	AcceptWindow func(namespace string) (past, future time.Duration)
 	// Now is the clock. Default: time.Now.
@@ -145,6 +148,9 @@ type Metering struct {
 	// rlqs meters.
 	eventMeters map[string][]*Meter
 	rlqsMeters  []*Meter
+	// windows bound the request starts of Checks and access log entries, by
+	// the namespace of their events.
+	windows map[string]startWindow
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -166,6 +172,7 @@ func Open(ctx context.Context, opts Options) (*Metering, error) {
 	}
 	m.quotas = newQuotaTracker(opts.Counts, opts.CountTimeout, opts.QuotaStaleAfter)
 	m.buildPlans()
+	m.windows = m.newStartWindows()
 	m.eventMeters = map[string][]*Meter{}
 	for i := range cfg.Meters {
 		switch mt := &cfg.Meters[i]; mt.Source {
@@ -205,7 +212,8 @@ func (m *Metering) Spool() *spool.Spool { return m.spool }
 
 // Run ships spooled events and refreshes the quota counts every
 // Config.QuotaRefresh until ctx is done or Close is called. The spool's
-// final flush happens before Run returns.
+// final flush happens before Run returns. Run returns the spool's failure
+// (spool.ErrFailed) as soon as the spool fails: the process should exit.
 func (m *Metering) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -220,6 +228,8 @@ func (m *Metering) Run(ctx context.Context) error {
 		case <-m.stop:
 			cancel()
 			return <-shipped
+		case err := <-shipped: // the spool failed for good (spool.ErrFailed)
+			return err
 		case <-tick.C:
 			if err := m.RefreshQuotas(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("cannot refresh quota counts", "err", err)

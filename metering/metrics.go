@@ -28,6 +28,10 @@ type metrics struct {
 	accessLogUnknown   prometheus.Counter
 	ingested           prometheus.Counter
 	ingestRefused      prometheus.Counter
+	// clamped counts event times set to now for a request start outside
+	// their namespace's accept window, by source (SourceAuthz,
+	// SourceAccessLog).
+	clamped [SourceAccessLog + 1]prometheus.Counter
 	// lastLog is the Unix nanosecond time an error was last logged.
 	lastLog atomic.Int64
 }
@@ -53,7 +57,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "tollgate_metering_ingested_events_total",
 		Help: "CloudEvents posted to /v1/events, by result: accepted (in the spool) or refused.",
 	}, []string{"result"})
-	for _, c := range []prometheus.Collector{checks, failures, refresh, entries, ingest} {
+	clamped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_metering_clamped_times_total",
+		Help: "Events of Checks and access log entries whose request start was outside their namespace's accept window around now, recorded at the arrival time instead, by source (authz, access_log).",
+	}, []string{"source"})
+	for _, c := range []prometheus.Collector{checks, failures, refresh, entries, ingest, clamped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -64,6 +72,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		accessLogUnknown:   entries.WithLabelValues("unknown_tenant"),
 		ingested:           ingest.WithLabelValues("accepted"),
 		ingestRefused:      ingest.WithLabelValues("refused"),
+	}
+	for _, src := range []Source{SourceAuthz, SourceAccessLog} {
+		m.clamped[src] = clamped.WithLabelValues(src.String())
 	}
 	for i, name := range resultNames {
 		m.checks[i] = checks.WithLabelValues(name)

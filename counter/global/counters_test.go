@@ -709,3 +709,36 @@ func TestOverflowAgainstLiveCount(t *testing.T) {
 		})
 	}
 }
+
+// TestValidationFarTimes checks that event times far outside the accept
+// window, years 2999 and 0001 (which would wrap in Unix nanoseconds), are
+// refused by AddCount and by BatchAdd, which then adds nothing.
+func TestValidationFarTimes(t *testing.T) {
+	clock := testkit.NewClock(t0)
+	c := newCounters(t, openStore(t, clock), clock, nil)
+	ctx := context.Background()
+	future := IdempotencyToken{Token: "f", GenerationTime: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)}
+	past := IdempotencyToken{Token: "p", GenerationTime: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)}
+	const (
+		wantFuture = `counter/global: invalid argument: event time 2999-01-01T00:00:00Z is 2562047h47m16.854775807s in the future, beyond namespace "acc"'s future_limit 1s (check the client's clock)`
+		wantPast   = `counter/global: invalid argument: event time 0001-01-01T00:00:00.000000001Z is 2562047h47m16.854775807s old, older than namespace "acc"'s accept_limit 5s (retry within accept_limit, or send a new token for a new operation)`
+	)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"add 2999", c.AddCount(ctx, "acc", "c", 1, future), wantFuture},
+		{"add 0001", c.AddCount(ctx, "acc", "c", 1, past), wantPast},
+		{"batch 2999", c.BatchAdd(ctx, []AddRequest{{Namespace: "acc", Counter: "c", Delta: 1, Token: tok(clock, "ok")}, {Namespace: "acc", Counter: "c", Delta: 1, Token: future}}), "counter/global: request 1: " + wantFuture},
+		{"batch 0001", c.BatchAdd(ctx, []AddRequest{{Namespace: "acc", Counter: "c", Delta: 1, Token: tok(clock, "ok")}, {Namespace: "acc", Counter: "c", Delta: 1, Token: past}}), "counter/global: request 1: " + wantPast},
+	} {
+		if !errors.Is(tc.err, ErrInvalidArgument) || tc.err.Error() != tc.want {
+			t.Errorf("%s: error %v\nwant %q", tc.name, tc.err, tc.want)
+		}
+	}
+	clock.Advance(settle)
+	if got := mustGet(t, c, "acc", "c"); got != 0 {
+		t.Errorf("GetCount after refused adds = %d, want 0", got)
+	}
+}

@@ -2,7 +2,6 @@ package pebble
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -10,23 +9,13 @@ import (
 )
 
 // commit writes the events of a group commit's Appends in one batch,
-// synced. A fatal commit error marks the store failed (see ErrFailed).
-func (s *Store) commit(appends [][]counter.Event) (err error) {
-	if s.failed.Load() {
-		return ErrFailed
+// synced. A fatal commit error fails the store (see ErrFailed).
+func (s *Store) commit(appends [][]counter.Event) error {
+	if err := s.Failed(); err != nil {
+		return err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			fe, ok := p.(fatalError)
-			if !ok {
-				panic(p)
-			}
-			s.failed.Store(true)
-			err = fmt.Errorf("%w: %w", ErrFailed, fe)
-		}
-	}()
+	// The write closes b: it may outlive a failure (see pebblefail.State.Apply).
 	b := s.db.NewBatch()
-	defer b.Close()
 	for _, events := range appends {
 		for i := range events {
 			ev := &events[i]
@@ -40,9 +29,10 @@ func (s *Store) commit(appends [][]counter.Event) (err error) {
 			}
 			binary.BigEndian.PutUint64(op.Value[1:], uint64(ev.Delta))
 			if err := op.Finish(); err != nil {
+				b.Close()
 				return err
 			}
 		}
 	}
-	return s.db.Apply(b, pebble.Sync)
+	return s.apply(func() error { defer b.Close(); return s.db.Apply(b, pebble.Sync) })
 }

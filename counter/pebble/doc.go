@@ -25,11 +25,22 @@
 // each) into one Pebble batch and one fsync; Pebble adds its own group commit
 // across the committers. One Append is always atomic.
 //
-// Pebble treats a failed write-ahead-log write as fatal: the batch's state on
-// disk is unknown. The store then fails that Append and every later one with
-// ErrFailed (it never acknowledges), and the process must restart; reopening
-// replays the synced log. Checkpoint writes are not synced on their own (a
-// lost checkpoint is recomputed from the events).
+// A full disk or an I/O error fails the store for good (package
+// internal/pebblefail): a failed write-ahead-log write or sync, which Pebble
+// treats as fatal though it has applied the batch to its memtable, where
+// reads would see it; and a memtable flush or compaction failing with
+// ENOSPC, EDQUOT, EROFS or EIO, which Pebble would retry without end while
+// it stalls every write. The Append that met it is not acknowledged (its
+// outcome is unknown: a retry with the same identities counts once), and
+// every later call, reads included, returns the failure (ErrFailed, naming
+// the data dir and the cause), even once space returns. Failed reports it
+// and Fatal delivers it once, so the process can exit for its supervisor to
+// restart it; reopening replays the synced log, which holds every
+// acknowledged event. Pebble also makes a batch readable before its sync
+// ends, so a read waits for the commits in flight when it started (at most
+// one fsync) and returns the failure if the store failed meanwhile: reads
+// never include an unacknowledged event. Checkpoint writes are not synced on
+// their own (a lost checkpoint is recomputed from the events).
 //
 // # Idempotency
 //

@@ -11,7 +11,8 @@ import (
 
 // Run deletes expired events every Options.RetentionInterval until ctx is
 // done or the store is closed, then returns nil. Failed sweeps are logged and
-// retried at the next interval.
+// retried at the next interval. When the store fails (see Failed), Run
+// returns the failure at once: the process should exit.
 func (s *Store) Run(ctx context.Context) error {
 	t := time.NewTicker(s.opts.RetentionInterval)
 	defer t.Stop()
@@ -21,6 +22,8 @@ func (s *Store) Run(ctx context.Context) error {
 			return nil
 		case <-s.done:
 			return nil
+		case <-s.fail.Done():
+			return s.Failed()
 		case <-t.C:
 			n, err := s.DeleteExpired(ctx)
 			if err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
@@ -39,8 +42,8 @@ func (s *Store) Run(ctx context.Context) error {
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return 0, ErrClosed
+	if err := s.usable(); err != nil {
+		return 0, err
 	}
 	s.sweepMu.Lock()
 	defer s.sweepMu.Unlock()
@@ -95,15 +98,17 @@ func (s *Store) deleteThrough(namespace, counterName string, cutoff time.Time) (
 	if err != nil {
 		return false, err
 	}
+	// The write closes b: it may outlive a failure (see pebblefail.State.Apply).
 	b := s.db.NewBatch()
-	defer b.Close()
 	if err := b.DeleteRange(appendCounterKey(nil, spaceEvents, namespace, counterName), end, nil); err != nil {
+		b.Close()
 		return false, err
 	}
 	if last.After(floor) {
 		if err := b.Set(appendCounterKey(nil, spaceLastWrite, namespace, counterName), appendTime(nil, last), nil); err != nil {
+			b.Close()
 			return false, err
 		}
 	}
-	return true, s.db.Apply(b, pebble.Sync)
+	return true, s.apply(func() error { defer b.Close(); return s.db.Apply(b, pebble.Sync) })
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -15,15 +14,17 @@ import (
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/groupcommit"
+	"github.com/tollgate/tollgate/internal/pebblefail"
 )
 
 // ErrClosed is returned by every method of a closed Store except Close.
 var ErrClosed = errors.New("counter/pebble: store is closed (open a new one)")
 
-// ErrFailed marks every Append after a write to the write-ahead log failed.
-// Pebble cannot tell which writes reached the disk then, so the store refuses
-// further writes; restart the process to recover from the synced log.
-var ErrFailed = errors.New("counter/pebble: write-ahead log write failed; the store refuses writes until the process restarts")
+// ErrFailed marks the errors of a failed store (Store.Failed): a write to
+// its write-ahead log failed. Pebble cannot tell which writes reached the
+// disk then, and its memtable holds the failed batch, so the store refuses
+// every call; restart the process to recover from the synced log.
+var ErrFailed = errors.New("counter/pebble: store failed")
 
 // ErrCorrupt marks a stored key or value that does not decode.
 var ErrCorrupt = errors.New("counter/pebble: corrupt record")
@@ -47,8 +48,9 @@ type Store struct {
 	done   chan struct{}
 	// commits runs Append's group commits.
 	commits *groupcommit.Group[counter.Event]
-	// failed is set when a commit failed fatally; see ErrFailed.
-	failed atomic.Bool
+	// fail is set when a commit failed fatally (see ErrFailed), and counts
+	// the commits in flight.
+	fail failure
 
 	cpLocks [stripes]sync.Mutex
 	// sweepMu serializes DeleteExpired.
@@ -81,9 +83,12 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	log := opts.Logger.With("component", "counter/pebble")
+	s := &Store{opts: opts, log: log, done: make(chan struct{}), late: make(map[counterID]int64), maxLate: maxLateCounters}
+	s.fail.Init()
 	db, err := pebble.Open(opts.Dir, &pebble.Options{
 		FS:                 opts.FS,
-		Logger:             pebbleLogger{log},
+		Logger:             pebblefail.Logger{Log: log},
+		EventListener:      s.fail.Listener(s.failed),
 		CacheSize:          opts.CacheSize,
 		MemTableSize:       opts.MemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
@@ -91,7 +96,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("counter/pebble: cannot open %q: %w (check the directory exists, is writable and is not open in another process)", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: log, done: make(chan struct{}), late: make(map[counterID]int64), maxLate: maxLateCounters}
+	s.db = db
 	s.commits = groupcommit.Start(opts.Committers, opts.MaxCommitEvents, s.commit)
 	return s, nil
 }
@@ -112,11 +117,8 @@ func (s *Store) Append(ctx context.Context, events []counter.Event) error {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if s.failed.Load() {
-		return ErrFailed
+	if err := s.usable(); err != nil {
+		return err
 	}
 	if err := s.commits.Submit(events); err != nil {
 		return fmt.Errorf("counter/pebble: cannot append %d events: %w", len(events), err)
@@ -151,6 +153,9 @@ func (s *Store) countLate(events []counter.Event, now time.Time) {
 func (s *Store) LateWrites(ctx context.Context, namespace, counterName string) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("counter/pebble: cannot read late writes of %q/%q: %w", namespace, counterName, err)
+	}
+	if err := s.Failed(); err != nil {
+		return 0, err
 	}
 	s.lateMu.Lock()
 	defer s.lateMu.Unlock()
@@ -220,9 +225,10 @@ func (s *Store) scan(ctx context.Context, namespace, counterName string, lo, hi 
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
+	if err := s.usable(); err != nil {
+		return err
 	}
+	before := s.fail.started()
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{
 		LowerBound: eventKeyBound(namespace, counterName, lo),
 		UpperBound: eventKeyBound(namespace, counterName, hi),
@@ -251,7 +257,18 @@ func (s *Store) scan(ctx context.Context, namespace, counterName string, lo, hi 
 			}
 		}
 	}
-	return errors.Join(it.Error(), it.Close())
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	return s.fail.settle(before)
+}
+
+// usable returns ErrClosed or the store's failure; callers hold mu.
+func (s *Store) usable() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.Failed()
 }
 
 // Checkpoint returns the counter's stored checkpoint, or the zero Checkpoint.
@@ -261,8 +278,8 @@ func (s *Store) Checkpoint(ctx context.Context, namespace, counterName string) (
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return counter.Checkpoint{}, ErrClosed
+	if err := s.usable(); err != nil {
+		return counter.Checkpoint{}, err
 	}
 	cp, err := s.checkpoint(appendCounterKey(nil, spaceCheckpoint, namespace, counterName))
 	if err != nil {
@@ -298,8 +315,8 @@ func (s *Store) SaveCheckpoint(ctx context.Context, namespace, counterName strin
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
+	if err := s.usable(); err != nil {
+		return err
 	}
 	key := appendCounterKey(nil, spaceCheckpoint, namespace, counterName)
 	l := &s.cpLocks[xxhash.Sum64(key)%stripes]
@@ -314,7 +331,7 @@ func (s *Store) SaveCheckpoint(ctx context.Context, namespace, counterName strin
 	}
 	v := make([]byte, 0, checkpointValueLen)
 	v = binary.BigEndian.AppendUint64(appendTime(v, cp.At), uint64(cp.Count))
-	if err := s.db.Set(key, v, pebble.NoSync); err != nil {
+	if err := s.apply(func() error { return s.db.Set(key, v, pebble.NoSync) }); err != nil {
 		return fmt.Errorf("counter/pebble: cannot save checkpoint of %q/%q: %w", namespace, counterName, err)
 	}
 	return nil
@@ -330,10 +347,14 @@ func (s *Store) LastWrite(ctx context.Context, namespace, counterName string) (t
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return time.Time{}, ErrClosed
+	if err := s.usable(); err != nil {
+		return time.Time{}, err
 	}
+	before := s.fail.started()
 	last, err := s.lastWrite(namespace, counterName)
+	if err == nil {
+		err = s.fail.settle(before)
+	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("counter/pebble: cannot read last write of %q/%q: %w", namespace, counterName, err)
 	}
@@ -403,41 +424,14 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.done)
 	s.commits.Close()
-	if s.failed.Load() {
+	if err := s.Failed(); err != nil {
 		// Pebble's commit pipeline is broken; closing it could block.
-		return ErrFailed
+		return err
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("counter/pebble: cannot close %q: %w", s.opts.Dir, err)
 	}
 	return nil
 }
-
-// pebbleLogger passes Pebble's log lines to slog.
-type pebbleLogger struct{ log *slog.Logger }
-
-// Infof logs at info level.
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Info(fmt.Sprintf(format, args...))
-}
-
-// Errorf logs at error level.
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...))
-}
-
-// Fatalf logs at error level and panics with a fatalError: Pebble calls it on
-// a failed commit and on broken invariants, and it must not return.
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	l.log.Error(msg)
-	panic(fatalError(msg))
-}
-
-// fatalError is the panic value of pebbleLogger.Fatalf.
-type fatalError string
-
-// Error returns the text Pebble logged.
-func (e fatalError) Error() string { return string(e) }
 
 var _ counter.EventStore = (*Store)(nil)

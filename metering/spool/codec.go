@@ -3,6 +3,8 @@ package spool
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/tollgate/tollgate/counter"
@@ -53,6 +55,28 @@ func putValue(dst []byte, ev *counter.Event, spooledAt int64) {
 	if ev.Clear {
 		dst[i+24] = 1
 	}
+}
+
+// The event times the spool can hold: those of time.Time.UnixNano, which it
+// stores.
+var (
+	MinTime = time.Unix(0, math.MinInt64).UTC()
+	MaxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// ErrTimeRange marks an event whose Time the spool cannot hold.
+var ErrTimeRange = errors.New("metering/spool: event time out of range")
+
+// checkTimes returns an ErrTimeRange error naming the first event whose Time
+// is outside [MinTime, MaxTime].
+func checkTimes(events []counter.Event) error {
+	for i := range events {
+		if t := events[i].Time; t.Before(MinTime) || t.After(MaxTime) {
+			return fmt.Errorf("%w: event %d (namespace %q, counter %q) has time %s, outside %s to %s (hint: give events the time they happened; metering records a request at its arrival time when its start is far off)",
+				ErrTimeRange, i, events[i].Namespace, events[i].Counter, t.UTC().Format(time.RFC3339Nano), MinTime.Format(time.RFC3339Nano), MaxTime.Format(time.RFC3339Nano))
+		}
+	}
+	return nil
 }
 
 // errCorrupt marks a spool value that does not decode.

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/internal/pebblefail"
 )
 
 // Sink is the durable counter write the shipper hands events to. Ship must
@@ -26,6 +27,13 @@ type Sink interface {
 
 // ErrClosed is returned by Append and Flush after Close.
 var ErrClosed = errors.New("metering/spool: spool is closed (hint: open a new one)")
+
+// ErrFailed marks the errors of a failed spool (Spool.Failed): a write to
+// its write-ahead log failed. Pebble cannot tell which writes reached the
+// disk then, and its memtable holds the failed batch, so the spool refuses
+// every Append and Flush and ships nothing more; restart the process to
+// ship what the synced log holds.
+var ErrFailed = errors.New("metering/spool: spool failed")
 
 // Spool is a durable local queue of metering events with a shipper that
 // moves them to a Sink. All methods are safe for concurrent use.
@@ -47,6 +55,9 @@ type Spool struct {
 	shipMu sync.Mutex
 	head   uint64
 
+	// fail is set when a write failed fatally (see ErrFailed).
+	fail pebblefail.State
+
 	depth     atomic.Int64
 	kick      chan struct{}
 	stop      chan struct{}
@@ -67,15 +78,20 @@ func Open(opts Options) (*Spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metering/spool: cannot register metrics: %w (hint: give each spool its own Registerer)", err)
 	}
-	db, err := pebble.Open(opts.Dir, &pebble.Options{FS: opts.FS, Logger: pebbleLogger{opts.Logger}, FormatMajorVersion: pebble.FormatNewest})
-	if err != nil {
-		return nil, fmt.Errorf("metering/spool: cannot open %q: %w (hint: check the directory is writable and not open in another process)", opts.Dir, err)
-	}
 	s := &Spool{
-		db: db, opts: opts, log: opts.Logger.With("component", "metering/spool"), metrics: m,
+		opts: opts, log: opts.Logger.With("component", "metering/spool"), metrics: m,
 		inflight: map[uint64]struct{}{},
 		kick:     make(chan struct{}, 1), stop: make(chan struct{}), runDone: make(chan struct{}),
 	}
+	s.fail.Init()
+	db, err := pebble.Open(opts.Dir, &pebble.Options{
+		FS: opts.FS, Logger: pebblefail.Logger{Log: opts.Logger}, EventListener: s.fail.Listener(s.failed),
+		FormatMajorVersion: pebble.FormatNewest,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("metering/spool: cannot open %q: %w (hint: check the directory is writable and not open in another process)", opts.Dir, err)
+	}
+	s.db = db
 	if err := s.recover(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -109,13 +125,20 @@ func (s *Spool) recover() error {
 }
 
 // Append makes events durable in the spool (one batch, synced; concurrent
-// appends share the fsync) before it returns. The events' Times must be
-// within the range of time.Time.UnixNano.
+// appends share the fsync) before it returns. It refuses all the events,
+// writing none, when one has a Time the spool cannot hold (see MinTime and
+// MaxTime).
 func (s *Spool) Append(ctx context.Context, events []counter.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("metering/spool: cannot append %d events: %w", len(events), err)
+	}
+	if err := checkTimes(events); err != nil {
+		return fmt.Errorf("metering/spool: cannot append %d events: %w", len(events), err)
+	}
+	if err := s.fail.Err(); err != nil {
 		return fmt.Errorf("metering/spool: cannot append %d events: %w", len(events), err)
 	}
 	s.mu.Lock()
@@ -150,8 +173,8 @@ func (s *Spool) Append(ctx context.Context, events []counter.Event) error {
 }
 
 func (s *Spool) write(seq uint64, events []counter.Event) error {
+	// The write closes b: it may outlive a failure (see pebblefail.State.Apply).
 	b := s.db.NewBatch()
-	defer b.Close()
 	now := s.opts.Now().UnixNano()
 	for i := range events {
 		ev := &events[i]
@@ -159,11 +182,28 @@ func (s *Spool) write(seq uint64, events []counter.Event) error {
 		putKey(op.Key, seq+uint64(i))
 		putValue(op.Value, ev, now)
 		if err := op.Finish(); err != nil {
+			b.Close()
 			return err
 		}
 	}
-	return s.db.Apply(b, pebble.Sync)
+	// A fatal write fails the spool before Append drops seq from inflight,
+	// so Flush never ships the failed batch Pebble left readable.
+	return s.fail.Apply(func() error { defer b.Close(); return s.db.Apply(b, pebble.Sync) }, s.failed)
 }
+
+// failed is the spool's failure caused by cause.
+func (s *Spool) failed(cause error) error {
+	return fmt.Errorf("%w: a write in %q failed: %w; every Append and Flush is refused until the process restarts (hint: free space on that disk or fix it, then restart: the appended events are kept and shipped)", ErrFailed, s.opts.Dir, cause)
+}
+
+// Failed returns the spool's failure (it matches ErrFailed and the cause,
+// such as syscall.ENOSPC), or nil while the spool is healthy. The process
+// should exit (see Fatal) for its supervisor to restart it.
+func (s *Spool) Failed() error { return s.fail.Err() }
+
+// Fatal returns a channel that receives the spool's failure once, when it
+// fails, and is then closed: the process should exit non-zero with it.
+func (s *Spool) Fatal() <-chan error { return s.fail.Fatal() }
 
 // Depth returns the number of events in the spool not yet acknowledged by
 // the Sink.
@@ -213,6 +253,9 @@ func (s *Spool) Run(ctx context.Context) error {
 		}
 		for {
 			err := s.Flush(ctx)
+			if errors.Is(err, ErrFailed) {
+				return err
+			}
 			if err == nil || ctx.Err() != nil || errors.Is(err, ErrClosed) {
 				backoff = 0
 				break
@@ -256,12 +299,16 @@ func (s *Spool) Flush(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	// Every sequence below bound is committed: ship only those, so the
-	// range deletion never passes an append still being written.
+	// range deletion never passes an append still being written. An append
+	// that failed left inflight after failing the spool.
 	bound := s.next
 	for seq := range s.inflight {
 		bound = min(bound, seq)
 	}
 	s.mu.Unlock()
+	if err := s.fail.Err(); err != nil {
+		return err
+	}
 	for s.head < bound {
 		done, err := s.shipBatch(ctx, bound)
 		if err != nil {
@@ -317,7 +364,7 @@ func (s *Spool) shipBatch(ctx context.Context, bound uint64) (done bool, err err
 	}
 	// A lost deletion only re-ships acknowledged events, which the Sink
 	// ignores by identity, so it need not be synced.
-	if err := s.db.DeleteRange(keyOf(s.head), keyOf(last+1), pebble.NoSync); err != nil {
+	if err := s.fail.Apply(func() error { return s.db.DeleteRange(keyOf(s.head), keyOf(last+1), pebble.NoSync) }, s.failed); err != nil {
 		return false, fmt.Errorf("metering/spool: cannot delete %d shipped events: %w", len(events), err)
 	}
 	s.head = last + 1
@@ -360,6 +407,12 @@ func (s *Spool) Close() error {
 		s.appends.Wait()
 		s.shipMu.Lock()
 		defer s.shipMu.Unlock()
+		if err := s.fail.Err(); err != nil {
+			// Pebble's commit pipeline is broken; closing it could block.
+			s.db = nil
+			s.closeErr = err
+			return
+		}
 		if err := s.db.Close(); err != nil {
 			flushErr = errors.Join(flushErr, fmt.Errorf("metering/spool: cannot close %q: %w", s.opts.Dir, err))
 		}
@@ -367,16 +420,4 @@ func (s *Spool) Close() error {
 		s.closeErr = flushErr
 	})
 	return s.closeErr
-}
-
-// pebbleLogger passes Pebble's log lines to slog.
-type pebbleLogger struct{ log *slog.Logger }
-
-func (l pebbleLogger) Infof(format string, args ...any) { l.log.Info(fmt.Sprintf(format, args...)) }
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf(format, args...))
 }

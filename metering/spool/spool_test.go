@@ -200,3 +200,40 @@ func TestValidate(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestAppendRefusesTimesOutOfRange checks that an event time the codec
+// cannot hold (UnixNano wraps outside 1677-2262) refuses the whole Append,
+// and that the range's ends are held exactly.
+func TestAppendRefusesTimesOutOfRange(t *testing.T) {
+	sink := &fakeSink{}
+	s := open(t, t.TempDir(), sink, nil)
+	defer s.Close()
+	for _, tc := range []struct {
+		when time.Time
+		want string
+	}{
+		{time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC), `metering/spool: cannot append 2 events: metering/spool: event time out of range: event 1 (namespace "ns", counter "acme") has time 2999-01-01T00:00:00Z, outside 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z (hint: give events the time they happened; metering records a request at its arrival time when its start is far off)`},
+		{time.Time{}, `metering/spool: cannot append 2 events: metering/spool: event time out of range: event 1 (namespace "ns", counter "acme") has time 0001-01-01T00:00:00Z, outside 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z (hint: give events the time they happened; metering records a request at its arrival time when its start is far off)`},
+	} {
+		bad := event(1)
+		bad.Time = tc.when
+		err := s.Append(context.Background(), []counter.Event{event(0), bad})
+		if !errors.Is(err, ErrTimeRange) || err.Error() != tc.want {
+			t.Errorf("Append at %s: error %v, want %q", tc.when, err, tc.want)
+		}
+	}
+	if d := s.Depth(); d != 0 {
+		t.Fatalf("Depth after refused appends = %d, want 0", d)
+	}
+	ends := []counter.Event{event(0), event(1)}
+	ends[0].Time, ends[1].Time = MinTime, MaxTime
+	if err := s.Append(context.Background(), ends); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.events(); !reflect.DeepEqual(got, ends) {
+		t.Errorf("shipped %+v, want %+v", got, ends)
+	}
+}
