@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin/sidecar
 RUN_ARGS  ?= --config examples/quickstart/sidecar.yaml
 
-.PHONY: all build run test unit bench faults lint proto clean
+.PHONY: all build run test unit bench faults fuzz lint proto clean
 
 all: lint build
 
@@ -28,6 +28,28 @@ bench: build
 # The fault scenarios alone, with their figures (make test runs them too).
 faults:
 	$(GO) test -count=1 -v -run . ./faults/
+
+# Each fuzz target for FUZZTIME (package:target). Their seed corpora in the
+# packages' testdata/fuzz/ run with the ordinary tests.
+FUZZTIME    ?= 60s
+# Bounds the minimizing of each new input, which counts in FUZZTIME.
+FUZZMINIMIZETIME ?= 5s
+FUZZ_TARGETS := \
+	./ratelimit:FuzzParseConfig \
+	./ratelimit:FuzzRequestValidate \
+	./internal/settings:FuzzLoad \
+	./metering:FuzzParseConfig \
+	./metering/spool:FuzzCodec \
+	./envoy:FuzzCheck \
+	./envoy:FuzzAccessLogEntry \
+	./envoy:FuzzJSONHandler \
+	./counter/api:FuzzHTTPBodies
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "== $$pkg $$name ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg; \
+	done
 
 # vet, gofmt, the house rules (internal/lint: no process-wide clock, logger
 # or registry in library code; gRPC codes only in the adapters) and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
 	alsv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
@@ -64,9 +65,9 @@ func accessLogEntry(e *accesslogv3.HTTPAccessLogEntry) metering.AccessLogEntry {
 		Method:            req.GetRequestMethod().String(),
 		Path:              req.GetPath(),
 		Status:            int(resp.GetResponseCode().GetValue()),
-		RequestBytes:      int64(req.GetRequestHeadersBytes() + req.GetRequestBodyBytes()),
-		ResponseBodyBytes: int64(resp.GetResponseBodyBytes()),
-		Duration:          common.GetTimeToLastDownstreamTxByte().AsDuration(),
+		RequestBytes:      size(req.GetRequestHeadersBytes(), req.GetRequestBodyBytes()),
+		ResponseBodyBytes: size(resp.GetResponseBodyBytes(), 0),
+		Duration:          max(common.GetTimeToLastDownstreamTxByte().AsDuration(), 0),
 		RequestID:         req.GetRequestId(),
 		NotServed:         notServed(common.GetResponseFlags()),
 	}
@@ -83,6 +84,15 @@ func accessLogEntry(e *accesslogv3.HTTPAccessLogEntry) metering.AccessLogEntry {
 		}
 	}
 	return out
+}
+
+// size returns the byte count a + b, saturated at math.MaxInt64 rather than
+// wrapped: Envoy's counts are unsigned.
+func size(a, b uint64) int64 {
+	if a > math.MaxInt64 || b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return int64(a + b)
 }
 
 // notServed reports whether Envoy's response flags say it answered the

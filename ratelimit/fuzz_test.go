@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,26 @@ func FuzzRequestValidate(f *testing.F) {
 		err := r.Validate()
 		if over != (err != nil) || (err != nil && !errors.Is(err, ErrInvalidRequest)) {
 			t.Fatalf("domain %d bytes, %d descriptors of %d entries, key %d, value %d bytes: Validate() = %v, want an error: %v", len(domain), descs, entries, keyLen, valueLen, err, over)
+		}
+	})
+}
+
+// FuzzParseConfig loads arbitrary YAML as a rate-limit config file: it
+// never panics, returns a config or an error naming the file, never both.
+func FuzzParseConfig(f *testing.F) {
+	for _, path := range []string{"../examples/bench/ratelimit.yaml", "../examples/ratelimit/quickstart.yaml"} {
+		if data, err := os.ReadFile(path); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, requests_per_unit: 5}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig("fuzz.yaml", data)
+		if (cfg == nil) == (err == nil) {
+			t.Fatalf("ParseConfig(%q) = %v, %v: want a config or an error", data, cfg, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "fuzz.yaml") {
+			t.Fatalf("ParseConfig(%q): error %q does not name the file", data, err)
 		}
 	})
 }

@@ -94,10 +94,52 @@ func (d *Decoder) Document(data []byte) *yaml.Node {
 		d.syntaxError(err)
 		return nil
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) == 0 || !d.checkSize(doc.Content[0]) {
 		return nil
 	}
 	return doc.Content[0]
+}
+
+// MaxNodes bounds the nodes a document may name once its aliases are
+// followed: a few lines of anchors and aliases can name billions, which
+// decoding a recursive structure (rate-limit descriptors) would walk one by
+// one.
+const MaxNodes = 1_000_000
+
+// checkSize reports whether n names at most MaxNodes nodes, its aliases
+// followed; otherwise it records a problem at n.
+func (d *Decoder) checkSize(n *yaml.Node) bool {
+	if expandedSize(n, map[*yaml.Node]int{}) <= MaxNodes {
+		return true
+	}
+	d.Errorf(n, "", "the document names more than %d nodes once its aliases are followed (hint: write the repeated parts out, or alias fewer times)", MaxNodes)
+	return false
+}
+
+// expandedSize returns the number of nodes n names, aliases followed,
+// or MaxNodes+1 when that is more; seen memoizes the aliased nodes.
+func expandedSize(n *yaml.Node, seen map[*yaml.Node]int) int {
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return 1
+		}
+		size, ok := seen[n.Alias]
+		if !ok {
+			size = expandedSize(n.Alias, seen)
+			seen[n.Alias] = size
+		}
+		return size
+	}
+	size := 1
+	for _, c := range n.Content {
+		if size += expandedSize(c, seen); size > MaxNodes {
+			return MaxNodes + 1
+		}
+	}
+	return size
 }
 
 // syntaxError records a YAML syntax error, taking its line from the message
