@@ -2,12 +2,13 @@ package metering
 
 import (
 	"fmt"
-	"github.com/tollgate/tollgate/counter"
 	"os"
 	"reflect"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/counter"
 )
 
 func quickstart(t *testing.T) string {
