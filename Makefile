@@ -43,7 +43,8 @@ FUZZ_TARGETS := \
 	./envoy:FuzzCheck \
 	./envoy:FuzzAccessLogEntry \
 	./envoy:FuzzJSONHandler \
-	./counter/api:FuzzHTTPBodies
+	./counter/api:FuzzHTTPBodies \
+	./internal/apiauth:FuzzParseAuthorization
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
