@@ -254,28 +254,43 @@ func testMetering(t *testing.T, store func(*settings.Settings)) {
 		wantQuantity(t, sc, "requests", "beta", hour, hour.Add(time.Hour), "hour", 10)
 	})
 
-	// Access logs from yesterday, so their day is closed and exportable.
-	day := now.Truncate(24 * time.Hour).Add(-24 * time.Hour)
-	at := day.Add(10 * time.Hour)
+	// Access logs of requests now, metered by the day; yesterday's day is
+	// closed for export.
+	today := now.Truncate(24 * time.Hour)
+	day := today.Add(-24 * time.Hour)
+	at := now
+	als := alsv3.NewAccessLogServiceClient(sc.conn)
 	t.Run("access logs meter egress bytes once", func(t *testing.T) {
-		als := alsv3.NewAccessLogServiceClient(sc.conn)
 		entries := []*accesslogv3.HTTPAccessLogEntry{
 			accessLog("als-1-"+run, at, 200, 1000),
 			accessLog("als-2-"+run, at, 200, 500),
 			accessLog("als-3-"+run, at, 503, 999),
 		}
 		sendAccessLogs(t, als, entries)
-		eventuallyQuantity(t, sc, "egress_bytes", "acme", day, day.Add(24*time.Hour), "day", 1500)
+		eventuallyQuantity(t, sc, "egress_bytes", "acme", today, today.Add(24*time.Hour), "day", 1500)
 		// Replayed: the same two events (the 503 is filtered out) are
 		// spooled and shipped again; once the store has acknowledged them,
 		// usage (an exact sum of the stored events) must not have moved.
 		spooled := metricValue(t, sc, "tollgate_metering_spooled_events_total")
 		sendAccessLogs(t, als, entries)
 		waitShipped(t, sc, spooled+2)
-		wantQuantity(t, sc, "egress_bytes", "acme", day, day.Add(24*time.Hour), "day", 1500)
+		wantQuantity(t, sc, "egress_bytes", "acme", today, today.Add(24*time.Hour), "day", 1500)
 	})
 
-	t.Run("export of closed windows matches usage", func(t *testing.T) {
+	// An entry dated yesterday, far outside the namespace's accept window,
+	// counts when it arrives: yesterday's closed window never changes.
+	t.Run("access logs outside the accept window count at arrival", func(t *testing.T) {
+		const clamped = `tollgate_metering_clamped_times_total{source="access_log"}`
+		before := metricValue(t, sc, clamped)
+		sendAccessLogs(t, als, []*accesslogv3.HTTPAccessLogEntry{accessLog("als-old-"+run, day.Add(10*time.Hour), 200, 700)})
+		eventuallyQuantity(t, sc, "egress_bytes", "acme", today, today.Add(24*time.Hour), "day", 2200)
+		if got := metricValue(t, sc, clamped); got != before+1 {
+			t.Errorf("%s = %v, want %v", clamped, got, before+1)
+		}
+		wantQuantity(t, sc, "egress_bytes", "acme", day, today, "day", 0)
+	})
+
+	t.Run("export of a closed window, refusal of an open one", func(t *testing.T) {
 		q := url.Values{"meter": {"egress_bytes"}, "from": {day.Format(time.RFC3339)}, "to": {day.Add(24 * time.Hour).Format(time.RFC3339)}, "window": {"day"}, "format": {"jsonl"}}
 		code, body := httpDo(t, "GET", "http://"+sc.addrs.HTTP+"/v1/export?"+q.Encode(), "")
 		if code != 200 {
@@ -295,8 +310,8 @@ func testMetering(t *testing.T, store func(*settings.Settings)) {
 			}
 			rows[r.Tenant] = r.Quantity
 		}
-		if len(rows) != 2 || rows["acme"] != 1500 || rows["beta"] != 0 {
-			t.Fatalf("export rows %v, want acme 1500 and beta 0", rows)
+		if len(rows) != 2 || rows["acme"] != 0 || rows["beta"] != 0 {
+			t.Fatalf("export rows %v, want acme 0 and beta 0 (nothing lands in a closed window)", rows)
 		}
 		// The CLI writes the same export to a file.
 		out := filepath.Join(t.TempDir(), "export.jsonl")
@@ -322,8 +337,8 @@ func testMetering(t *testing.T, store func(*settings.Settings)) {
 			t.Fatalf("a refused export overwrote %s", out)
 		}
 		code, msg = captureRun(t, []string{"usage", "--addr", sc.addrs.HTTP, "--meter", "egress_bytes", "--tenant", "acme",
-			"--from", day.Format(time.RFC3339), "--to", day.Add(24 * time.Hour).Format(time.RFC3339)})
-		if code != 0 || !strings.Contains(msg, `"quantity":1500`) {
+			"--from", today.Format(time.RFC3339), "--to", today.Add(24 * time.Hour).Format(time.RFC3339)})
+		if code != 0 || !strings.Contains(msg, `"quantity":2200`) {
 			t.Fatalf("sidecar usage = %d %q", code, msg)
 		}
 	})
