@@ -84,11 +84,11 @@ func Open(opts Options) (*Store, error) {
 	}
 	log := opts.Logger.With("component", "counter/pebble")
 	s := &Store{opts: opts, log: log, done: make(chan struct{}), late: make(map[counterID]int64), maxLate: maxLateCounters}
-	s.fail.Init()
+	s.fail.Init(s.failed)
 	db, err := pebble.Open(opts.Dir, &pebble.Options{
 		FS:                 opts.FS,
 		Logger:             pebblefail.Logger{Log: log},
-		EventListener:      s.fail.Listener(s.failed),
+		EventListener:      s.fail.Listener(),
 		CacheSize:          opts.CacheSize,
 		MemTableSize:       opts.MemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
@@ -331,7 +331,12 @@ func (s *Store) SaveCheckpoint(ctx context.Context, namespace, counterName strin
 	}
 	v := make([]byte, 0, checkpointValueLen)
 	v = binary.BigEndian.AppendUint64(appendTime(v, cp.At), uint64(cp.Count))
-	if err := s.apply(func() error { return s.db.Set(key, v, pebble.NoSync) }); err != nil {
+	b := s.db.NewBatch()
+	if err := b.Set(key, v, nil); err != nil {
+		b.Close()
+		return fmt.Errorf("counter/pebble: cannot save checkpoint of %q/%q: %w", namespace, counterName, err)
+	}
+	if err := s.commitBatch(b, pebble.NoSync); err != nil {
 		return fmt.Errorf("counter/pebble: cannot save checkpoint of %q/%q: %w", namespace, counterName, err)
 	}
 	return nil

@@ -83,9 +83,9 @@ func Open(opts Options) (*Spool, error) {
 		inflight: map[uint64]struct{}{},
 		kick:     make(chan struct{}, 1), stop: make(chan struct{}), runDone: make(chan struct{}),
 	}
-	s.fail.Init()
+	s.fail.Init(s.failed)
 	db, err := pebble.Open(opts.Dir, &pebble.Options{
-		FS: opts.FS, Logger: pebblefail.Logger{Log: opts.Logger}, EventListener: s.fail.Listener(s.failed),
+		FS: opts.FS, Logger: pebblefail.Logger{Log: opts.Logger}, EventListener: s.fail.Listener(),
 		FormatMajorVersion: pebble.FormatNewest,
 	})
 	if err != nil {
@@ -173,7 +173,7 @@ func (s *Spool) Append(ctx context.Context, events []counter.Event) error {
 }
 
 func (s *Spool) write(seq uint64, events []counter.Event) error {
-	// The write closes b: it may outlive a failure (see pebblefail.State.Apply).
+	// Commit closes b: its write may outlive a failure.
 	b := s.db.NewBatch()
 	now := s.opts.Now().UnixNano()
 	for i := range events {
@@ -188,7 +188,7 @@ func (s *Spool) write(seq uint64, events []counter.Event) error {
 	}
 	// A fatal write fails the spool before Append drops seq from inflight,
 	// so Flush never ships the failed batch Pebble left readable.
-	return s.fail.Apply(func() error { defer b.Close(); return s.db.Apply(b, pebble.Sync) }, s.failed)
+	return s.fail.Commit(s.db, b, pebble.Sync)
 }
 
 // failed is the spool's failure caused by cause.
@@ -364,7 +364,12 @@ func (s *Spool) shipBatch(ctx context.Context, bound uint64) (done bool, err err
 	}
 	// A lost deletion only re-ships acknowledged events, which the Sink
 	// ignores by identity, so it need not be synced.
-	if err := s.fail.Apply(func() error { return s.db.DeleteRange(keyOf(s.head), keyOf(last+1), pebble.NoSync) }, s.failed); err != nil {
+	del := s.db.NewBatch()
+	if err := del.DeleteRange(keyOf(s.head), keyOf(last+1), nil); err != nil {
+		del.Close()
+		return false, fmt.Errorf("metering/spool: cannot delete %d shipped events: %w", len(events), err)
+	}
+	if err := s.fail.Commit(s.db, del, pebble.NoSync); err != nil {
 		return false, fmt.Errorf("metering/spool: cannot delete %d shipped events: %w", len(events), err)
 	}
 	s.head = last + 1
