@@ -72,7 +72,12 @@ func (s *Store) SaveCheckpoint(ctx context.Context, namespace, counterName strin
 	}
 	v := make([]byte, 0, checkpointValueLen)
 	v = binary.BigEndian.AppendUint64(appendTime(v, cp.At), uint64(cp.Count))
-	if err := s.apply(func() error { return s.db.Set(key, v, pebble.NoSync) }); err != nil {
+	b := s.db.NewBatch()
+	if err := b.Set(key, v, nil); err != nil {
+		b.Close()
+		return fmt.Errorf("counter/pebble: cannot save checkpoint of %q/%q: %w", namespace, counterName, err)
+	}
+	if err := s.commitBatch(b, pebble.NoSync); err != nil {
 		return fmt.Errorf("counter/pebble: cannot save checkpoint of %q/%q: %w", namespace, counterName, err)
 	}
 	return nil

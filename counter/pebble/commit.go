@@ -14,7 +14,7 @@ func (s *Store) commit(appends [][]counter.Event) error {
 	if err := s.Failed(); err != nil {
 		return err
 	}
-	// The write closes b: it may outlive a failure (see pebblefail.State.Apply).
+	// commitBatch closes b: its write may outlive a failure.
 	b := s.db.NewBatch()
 	for _, events := range appends {
 		for i := range events {
@@ -34,5 +34,5 @@ func (s *Store) commit(appends [][]counter.Event) error {
 			}
 		}
 	}
-	return s.apply(func() error { defer b.Close(); return s.db.Apply(b, pebble.Sync) })
+	return s.commitBatch(b, pebble.Sync)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/tollgate/tollgate/internal/pebblefail"
 )
 
@@ -81,12 +83,13 @@ func (f *failure) settle(before uint64) error {
 	return f.Err()
 }
 
-// apply runs write, a Pebble write, as a numbered commit (see settle); a
-// write Pebble reports fatal fails the store, and apply returns the failure.
-func (s *Store) apply(write func() error) error {
+// commitBatch applies b with opts and closes it, as a numbered commit (see
+// settle); a write Pebble reports fatal fails the store, and commit returns
+// the failure.
+func (s *Store) commitBatch(b *pebble.Batch, opts *pebble.WriteOptions) error {
 	c := s.fail.begin()
 	defer s.fail.end(c)
-	return s.fail.Apply(write, s.failed)
+	return s.fail.Commit(s.db, b, opts)
 }
 
 // failed is the store's failure caused by cause.

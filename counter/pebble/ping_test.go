@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -33,7 +34,7 @@ func TestPing(t *testing.T) {
 
 	failed := open()
 	defer failed.Close()
-	failed.fail.Fail(failed.failed(syscall.ENOSPC))
+	failed.fail.Listener().FlushEnd(pebble.FlushInfo{Err: syscall.ENOSPC})
 	if err := failed.Ping(context.Background()); !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("failed store: Ping = %v, want ErrFailed and ENOSPC", err)
 	}
@@ -49,7 +50,7 @@ func TestRunEndsWhenTheStoreFails(t *testing.T) {
 	defer st.Close()
 	ran := make(chan error, 1)
 	go func() { ran <- st.Run(t.Context()) }()
-	st.fail.Fail(st.failed(syscall.ENOSPC))
+	st.fail.Listener().FlushEnd(pebble.FlushInfo{Err: syscall.ENOSPC})
 	select {
 	case err := <-ran:
 		if !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.ENOSPC) {

@@ -98,7 +98,7 @@ func (s *Store) deleteThrough(namespace, counterName string, cutoff time.Time) (
 	if err != nil {
 		return false, err
 	}
-	// The write closes b: it may outlive a failure (see pebblefail.State.Apply).
+	// commitBatch closes b: its write may outlive a failure.
 	b := s.db.NewBatch()
 	if err := b.DeleteRange(appendCounterKey(nil, spaceEvents, namespace, counterName), end, nil); err != nil {
 		b.Close()
@@ -110,5 +110,5 @@ func (s *Store) deleteThrough(namespace, counterName string, cutoff time.Time) (
 			return false, err
 		}
 	}
-	return true, s.apply(func() error { defer b.Close(); return s.db.Apply(b, pebble.Sync) })
+	return true, s.commitBatch(b, pebble.Sync)
 }

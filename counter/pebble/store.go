@@ -83,11 +83,11 @@ func Open(opts Options) (*Store, error) {
 	}
 	log := opts.Logger.With("component", "counter/pebble")
 	s := &Store{opts: opts, log: log, done: make(chan struct{}), late: make(map[counterID]int64), maxLate: maxLateCounters}
-	s.fail.Init()
+	s.fail.Init(s.failed)
 	db, err := pebble.Open(opts.Dir, &pebble.Options{
 		FS:                 opts.FS,
 		Logger:             pebblefail.Logger{Log: log},
-		EventListener:      s.fail.Listener(s.failed),
+		EventListener:      s.fail.Listener(),
 		CacheSize:          opts.CacheSize,
 		MemTableSize:       opts.MemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,

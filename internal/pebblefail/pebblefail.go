@@ -4,11 +4,11 @@
 //
 // Two failures are fatal. A failed write-ahead log write or sync (a full
 // disk, an I/O error): Pebble reports it through its Logger's Fatalf, which
-// must not return, so Logger panics with a *Fatal and State.Apply recovers
+// must not return, so Logger panics with a *Fatal and State.Commit recovers
 // it; Pebble has then applied the failed batch to its memtable, where reads
 // would see it. And a memtable flush or compaction failing for lack of space
 // or an I/O error (State.Listener): Pebble retries it without end and stalls
-// every write meanwhile, so a write would wait forever; State.Apply returns
+// every write meanwhile, so a write would wait forever; State.Commit returns
 // the failure at once instead.
 package pebblefail
 
@@ -63,16 +63,20 @@ func (f *Fatal) Unwrap() error { return f.cause }
 // State is a store's failure: nil while healthy, then set once for good.
 // Call Init before use; its methods are safe for concurrent use.
 type State struct {
-	// mu serializes Fail; err is the failure; done is closed and fatal
-	// receives the failure once (then is closed) when it is set.
+	// wrap makes a failure of a cause; mu serializes Fail; err is the
+	// failure; done is closed and fatal receives the failure once (then is
+	// closed) when it is set.
+	wrap  func(cause error) error
 	mu    sync.Mutex
 	err   atomic.Pointer[error]
 	done  chan struct{}
 	fatal chan error
 }
 
-// Init readies s.
-func (s *State) Init() {
+// Init readies s; wrap makes the failure of a cause (naming the store, its
+// data dir and what to do).
+func (s *State) Init(wrap func(cause error) error) {
+	s.wrap = wrap
 	s.done = make(chan struct{})
 	s.fatal = make(chan error, 1)
 }
@@ -92,13 +96,15 @@ func (s *State) Done() <-chan struct{} { return s.done }
 // and is then closed.
 func (s *State) Fatal() <-chan error { return s.fatal }
 
-// Fail sets the failure to err unless one is set, and returns the failure.
-func (s *State) Fail(err error) error {
+// fail sets the failure caused by cause unless one is set, and returns the
+// failure.
+func (s *State) fail(cause error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur := s.Err(); cur != nil {
 		return cur
 	}
+	err := s.wrap(cause)
 	// In this order: once Err or Done tells the failure, Fatal has it.
 	s.fatal <- err
 	close(s.fatal)
@@ -107,45 +113,64 @@ func (s *State) Fail(err error) error {
 	return err
 }
 
-// Apply runs write, a Pebble write whose memory the caller no longer
-// changes, and returns its error. When Pebble reports the write fatal,
-// Apply fails s with wrap(the *Fatal). When s fails meanwhile, Apply
-// returns the failure at once and leaves write to end, or stall, on its
-// own.
-func (s *State) Apply(write func() error, wrap func(error) error) error {
+// commit is one Commit's batch, handed to a goroutine; pooled.
+type commit struct {
+	s    *State
+	db   *pebble.DB
+	b    *pebble.Batch
+	opts *pebble.WriteOptions
+	res  chan error
+}
+
+var commits = sync.Pool{New: func() any { return &commit{res: make(chan error, 1)} }}
+
+// Commit applies b to db with opts and closes b. When Pebble reports the
+// write fatal, Commit fails s. When s fails meanwhile, Commit returns the
+// failure at once and leaves the write to end, or stall, on its own.
+func (s *State) Commit(db *pebble.DB, b *pebble.Batch, opts *pebble.WriteOptions) error {
 	if err := s.Err(); err != nil {
+		b.Close()
 		return err
 	}
-	res := make(chan error, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				f, ok := p.(*Fatal)
-				if !ok {
-					panic(p)
-				}
-				res <- s.Fail(wrap(f))
-			}
-		}()
-		res <- write()
-	}()
+	c := commits.Get().(*commit)
+	c.s, c.db, c.b, c.opts = s, db, b, opts
+	go c.run()
 	select {
-	case err := <-res:
+	case err := <-c.res:
+		commits.Put(c)
 		return err
 	case <-s.done:
-		return s.Err()
+		return s.Err() // c stays with its goroutine
 	}
 }
 
-// Listener returns Pebble event hooks that fail s with wrap(cause) when a
-// memtable flush or a compaction fails for lack of space or an I/O error
-// (ENOSPC, EDQUOT, EROFS, EIO): Pebble would retry it without end, writes
-// stalled meanwhile.
-func (s *State) Listener(wrap func(error) error) *pebble.EventListener {
+// run applies the batch and sends the result.
+func (c *commit) run() {
+	s, db, b, opts := c.s, c.db, c.b, c.opts
+	c.s, c.db, c.b, c.opts = nil, nil, nil, nil
+	defer func() {
+		if p := recover(); p != nil {
+			f, ok := p.(*Fatal)
+			if !ok {
+				panic(p)
+			}
+			b.Close()
+			c.res <- s.fail(f)
+		}
+	}()
+	err := db.Apply(b, opts)
+	b.Close()
+	c.res <- err
+}
+
+// Listener returns Pebble event hooks that fail s when a memtable flush or a
+// compaction fails for lack of space or an I/O error (ENOSPC, EDQUOT, EROFS,
+// EIO): Pebble would retry it without end, writes stalled meanwhile.
+func (s *State) Listener() *pebble.EventListener {
 	check := func(what string, err error) {
 		for _, errno := range [...]syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO} {
 			if errors.Is(err, errno) {
-				s.Fail(wrap(fmt.Errorf("pebble: %s failed: %w", what, err)))
+				s.fail(fmt.Errorf("pebble: %s failed: %w", what, err))
 				return
 			}
 		}

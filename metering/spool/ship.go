@@ -146,7 +146,12 @@ func (s *Spool) shipBatch(ctx context.Context, bound uint64) (done bool, err err
 	}
 	// A lost deletion only re-ships acknowledged events, which the Sink
 	// ignores by identity, so it need not be synced.
-	if err := s.fail.Apply(func() error { return s.db.DeleteRange(keyOf(s.head), keyOf(last+1), pebble.NoSync) }, s.failed); err != nil {
+	del := s.db.NewBatch()
+	if err := del.DeleteRange(keyOf(s.head), keyOf(last+1), nil); err != nil {
+		del.Close()
+		return false, fmt.Errorf("metering/spool: cannot delete %d shipped events: %w", len(events), err)
+	}
+	if err := s.fail.Commit(s.db, del, pebble.NoSync); err != nil {
 		return false, fmt.Errorf("metering/spool: cannot delete %d shipped events: %w", len(events), err)
 	}
 	s.head = last + 1

@@ -81,9 +81,9 @@ func Open(opts Options) (*Spool, error) {
 		inflight: map[uint64]struct{}{},
 		kick:     make(chan struct{}, 1), stop: make(chan struct{}), runDone: make(chan struct{}),
 	}
-	s.fail.Init()
+	s.fail.Init(s.failed)
 	db, err := pebble.Open(opts.Dir, &pebble.Options{
-		FS: opts.FS, Logger: pebblefail.Logger{Log: opts.Logger}, EventListener: s.fail.Listener(s.failed),
+		FS: opts.FS, Logger: pebblefail.Logger{Log: opts.Logger}, EventListener: s.fail.Listener(),
 		FormatMajorVersion: pebble.FormatNewest,
 	})
 	if err != nil {
@@ -171,7 +171,7 @@ func (s *Spool) Append(ctx context.Context, events []counter.Event) error {
 }
 
 func (s *Spool) write(seq uint64, events []counter.Event) error {
-	// The write closes b: it may outlive a failure (see pebblefail.State.Apply).
+	// Commit closes b: its write may outlive a failure.
 	b := s.db.NewBatch()
 	now := s.opts.Now().UnixNano()
 	for i := range events {
@@ -186,7 +186,7 @@ func (s *Spool) write(seq uint64, events []counter.Event) error {
 	}
 	// A fatal write fails the spool before Append drops seq from inflight,
 	// so Flush never ships the failed batch Pebble left readable.
-	return s.fail.Apply(func() error { defer b.Close(); return s.db.Apply(b, pebble.Sync) }, s.failed)
+	return s.fail.Commit(s.db, b, pebble.Sync)
 }
 
 // failed is the spool's failure caused by cause.
