@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the .err files of testdata/bad from the errors ParseConfig returns")
@@ -30,23 +32,7 @@ func TestBadConfigs(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = parseSection(t, path, string(data))
-			if err == nil {
-				t.Fatal("ParseConfig succeeded, want an error")
-			}
-			got := err.Error() + "\n"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (hint: run go test -run TestBadConfigs -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("errors of %s:\n%s\nwant (%s):\n%s", path, got, golden, want)
-			}
+			testkit.ErrorGolden(t, err, golden, *update, "TestBadConfigs")
 		})
 	}
 }

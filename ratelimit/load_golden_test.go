@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the .err files of testdata/bad from the errors LoadConfig returns")
@@ -30,23 +32,7 @@ func TestBadConfigs(t *testing.T) {
 		golden := strings.TrimSuffix(path, ".yaml") + ".err"
 		t.Run(name, func(t *testing.T) {
 			_, err := LoadConfig(path)
-			if err == nil {
-				t.Fatal("LoadConfig succeeded, want an error")
-			}
-			got := err.Error() + "\n"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (hint: run go test -run TestBadConfigs -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("errors of %s:\n%s\nwant (%s):\n%s", path, got, golden, want)
-			}
+			testkit.ErrorGolden(t, err, golden, *update, "TestBadConfigs")
 		})
 	}
 	if n < 12 {

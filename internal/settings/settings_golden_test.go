@@ -2,10 +2,11 @@ package settings
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the .err files of testdata/bad from the errors Load returns")
@@ -25,23 +26,7 @@ func TestBadSettings(t *testing.T) {
 		golden := strings.TrimSuffix(path, ".yaml") + ".err"
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			_, err := Load(path)
-			if err == nil {
-				t.Fatal("Load succeeded, want an error")
-			}
-			got := err.Error() + "\n"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (hint: run go test -run TestBadSettings -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("errors of %s:\n%s\nwant (%s):\n%s", path, got, golden, want)
-			}
+			testkit.ErrorGolden(t, err, golden, *update, "TestBadSettings")
 		})
 	}
 }

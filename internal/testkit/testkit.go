@@ -1,5 +1,6 @@
-// Package testkit holds the fakes Tollgate's tests share: a manual clock and
-// a fake best-effort counter. It is for tests only.
+// Package testkit holds the fakes Tollgate's tests share (a manual clock,
+// a fake best-effort counter) and the bad-config golden check. It is for
+// tests only.
 package testkit
 
 import (
