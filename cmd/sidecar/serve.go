@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -36,7 +37,7 @@ func serve(args []string) int {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
-	logger := newLogger(s.LogLevel)
+	logger := newLogger(os.Stderr, s.LogLevel, s.LogFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runServer(ctx, s, logger, nil); err != nil {
@@ -46,10 +47,16 @@ func serve(args []string) int {
 	return 0
 }
 
-func newLogger(level string) *slog.Logger {
+// newLogger returns the process's logger on w at level, in format (text or
+// json; both validated by settings).
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
-	_ = l.UnmarshalText([]byte(level)) // validated by settings
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // listeners are the sidecar's bound addresses, reported once serving.

@@ -37,6 +37,9 @@ type Settings struct {
 	DataDir string `yaml:"data_dir"`
 	// LogLevel is debug, info, warn or error. Default: info.
 	LogLevel string `yaml:"log_level"`
+	// LogFormat is text (key=value pairs, one line per record) or json (one
+	// JSON object per line, for log collectors). Default: text.
+	LogFormat string `yaml:"log_format"`
 	// RateLimit configures the rate-limit service.
 	RateLimit RateLimit `yaml:"ratelimit"`
 	// Backend is the best-effort counter backend: memory or redis. Default: memory.
@@ -188,6 +191,7 @@ func (s *Settings) EnsureDefaults() {
 	def(&s.HTTPAddr, "127.0.0.1:8080")
 	def(&s.DataDir, "./data")
 	def(&s.LogLevel, "info")
+	def(&s.LogFormat, "text")
 	def(&s.Backend, "memory")
 	def(&s.Redis.URL, "redis://127.0.0.1:6379")
 	def(&s.Redis.Mode, "single")
@@ -230,6 +234,7 @@ func (s *Settings) check(report func(path, msg string)) {
 	}
 	oneOf("backend", s.Backend, "memory", "redis")
 	oneOf("log_level", s.LogLevel, "debug", "info", "warn", "error")
+	oneOf("log_format", s.LogFormat, "text", "json")
 	oneOf("redis.mode", s.Redis.Mode, "single", "cluster", "ring")
 	oneOf("counters.store", s.Counters.Store, "pebble", "cassandra")
 	for _, name := range slices.Sorted(maps.Keys(s.Counters.Namespaces)) {
