@@ -1,23 +1,18 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,41 +20,27 @@ import (
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/pebble"
+	"github.com/tollgate/tollgate/internal/sidecartest"
 	"github.com/tollgate/tollgate/internal/testenv"
 )
 
-// binDir holds the sidecar binary the browser tests build once.
-var binDir string
+// removeBin removes the sidecar binary the browser tests built, if any.
+var removeBin = func() {}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	removeBin()
 	os.Exit(code)
 }
 
 // sidecarBin builds the sidecar on first use and returns its path.
 var sidecarBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "tollgate-console")
-	if err != nil {
-		return "", err
+	bin, cleanup, err := sidecartest.Build()
+	if err == nil {
+		removeBin = cleanup
 	}
-	binDir = dir
-	bin := filepath.Join(dir, "sidecar")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/sidecar")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cannot build the sidecar: %v\n%s", err, out)
-	}
-	return bin, nil
+	return bin, err
 })
-
-// repoRoot is the repository's root directory.
-var repoRoot = func() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(file))
-}()
 
 // consoleConfig is a quick-start-like sidecar config with four tenants;
 // the verbs are the rate-limit config directory and the quota's monthly
@@ -131,7 +112,7 @@ func startSidecar(t *testing.T, metering bool) (string, int64) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	rules := filepath.Join(repoRoot, "examples/ratelimit")
+	rules := filepath.Join(sidecartest.RepoRoot, "examples/ratelimit")
 	config := "backend: memory\nratelimit: {config: " + rules + "}\n"
 	var acme int64
 	if metering {
@@ -143,73 +124,8 @@ func startSidecar(t *testing.T, metering bool) (string, int64) {
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	httpAddr := freeAddr(t)
-	var log syncBuffer
-	cmd := exec.Command(bin, "serve", "--config", cfg, "--grpc-addr", freeAddr(t), "--http-addr", httpAddr, "--data-dir", data)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("sidecar log:\n%s", log.String())
-		}
-	})
-	base := "http://" + httpAddr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("sidecar exited at start:\n%s", log.String())
-		default:
-		}
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base, acme
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sidecar not ready after 20s:\n%s", log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	p := sidecartest.StartIn(t, bin, cfg, data)
+	return "http://" + p.HTTP, acme
 }
 
 // decisionsJS reads the live decisions table as "domain code count; ...".

@@ -3,12 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,17 +22,7 @@ import (
 // sidecarBin is the sidecar built once for the package by TestMain.
 var sidecarBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := sidecartest.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	sidecarBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { sidecartest.Main(m, &sidecarBin) }
 
 // sidecar is a Tollgate process (see sidecartest.Process).
 type sidecar struct{ *sidecartest.Process }

@@ -32,17 +32,7 @@ import (
 
 var sidecarBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := sidecartest.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	sidecarBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { sidecartest.Main(m, &sidecarBin) }
 
 const quickstart = "examples/quickstart/sidecar.yaml"
 

@@ -47,6 +47,21 @@ func Build() (bin string, cleanup func(), err error) {
 	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
+// Main is a TestMain for packages whose tests run the sidecar: it builds it
+// (exiting 1 when it cannot), sets *bin to its path, runs the tests, removes
+// the binary and exits with the tests' code.
+func Main(m *testing.M, bin *string) {
+	b, cleanup, err := Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = b
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
 // FreeAddr returns a loopback address with a port free right now.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
@@ -79,7 +94,14 @@ type Process struct {
 // ends, printing its log if the test failed.
 func Start(t *testing.T, bin, config string, extra ...string) *Process {
 	t.Helper()
-	p := &Process{GRPC: FreeAddr(t), HTTP: FreeAddr(t), DataDir: t.TempDir(), bin: bin}
+	return StartIn(t, bin, config, t.TempDir(), extra...)
+}
+
+// StartIn is Start on the data directory dataDir, which a test may have
+// filled beforehand.
+func StartIn(t *testing.T, bin, config, dataDir string, extra ...string) *Process {
+	t.Helper()
+	p := &Process{GRPC: FreeAddr(t), HTTP: FreeAddr(t), DataDir: dataDir, bin: bin}
 	if !filepath.IsAbs(config) {
 		config = filepath.Join(RepoRoot, config)
 	}
