@@ -161,17 +161,25 @@ func TestKill9Checks(t *testing.T) {
 			}
 		})
 		conn.Close()
-		var got int64
-		sidecartest.Eventually(t, 15*time.Second, func() string {
-			if p.Metric(t, "tollgate_metering_spool_events") != 0 {
-				return "spool not drained"
-			}
-			got = p.Usage(t, "requests", "acme")
-			return ""
-		})
+		got := drainedUsage(t, p, "requests")
 		checkCount(t, fmt.Sprintf("trial %d: requests usage", trial), got, &l, &prev)
 	}
 	t.Logf("%d kill -9 trials: %d Checks sent, %d allowed, %d in flight at the kills; billed %d", trials, l.sent.Load(), l.acked.Load(), l.inFlight(), prev)
+}
+
+// drainedUsage waits until the spool has shipped every event and returns
+// acme's usage of meter.
+func drainedUsage(t *testing.T, p *sidecartest.Process, meter string) int64 {
+	t.Helper()
+	var got int64
+	sidecartest.Eventually(t, 15*time.Second, func() string {
+		if p.Metric(t, "tollgate_metering_spool_events") != 0 {
+			return "spool not drained"
+		}
+		got = p.Usage(t, meter, "acme")
+		return ""
+	})
+	return got
 }
 
 // TestKill9AccessLogs: kill -9 while Envoy-like clients stream access logs,
@@ -213,14 +221,7 @@ func TestKill9AccessLogs(t *testing.T) {
 			}
 		})
 		conn.Close()
-		var got int64
-		sidecartest.Eventually(t, 15*time.Second, func() string {
-			if p.Metric(t, "tollgate_metering_spool_events") != 0 {
-				return "spool not drained"
-			}
-			got = p.Usage(t, "egress_bytes", "acme")
-			return ""
-		})
+		got := drainedUsage(t, p, "egress_bytes")
 		checkCount(t, fmt.Sprintf("trial %d: egress_bytes", trial), got, &l, &prev)
 	}
 	t.Logf("%d kill -9 trials: %d entries sent, %d acknowledged, %d in flight at the kills; metered %d", trials, l.sent.Load(), l.acked.Load(), l.inFlight(), prev)
