@@ -119,8 +119,8 @@ func (f figures) String() string {
 }
 
 // underLoad has 8 callers ask for decisions for d, each on a client of its
-// own (tag/caller/call), so the keys are fresh and spread over every slot
-// of a cluster. A failed call fails the test.
+// own (test/tag/caller/call), so the keys are fresh and spread over every
+// slot of a cluster. A failed call fails the test.
 func underLoad(t *testing.T, rls rlsv3.RateLimitServiceClient, tag string, d time.Duration) figures {
 	t.Helper()
 	f := figures{codes: map[rlsv3.RateLimitResponse_Code]int{}}
@@ -130,7 +130,7 @@ func underLoad(t *testing.T, rls rlsv3.RateLimitServiceClient, tag string, d tim
 	defer cancel()
 	load(ctx, callers, func(w, i int) {
 		start := time.Now()
-		resp, err := rls.ShouldRateLimit(context.Background(), rlsRequest(fmt.Sprintf("%s/%d/%d", tag, w, i)))
+		resp, err := rls.ShouldRateLimit(context.Background(), rlsRequest(fmt.Sprintf("%s/%s/%d/%d", t.Name(), tag, w, i)))
 		l := time.Since(start)
 		mu.Lock()
 		defer mu.Unlock()
@@ -180,7 +180,7 @@ func readyz(t *testing.T, p *sidecartest.Process) int {
 // fromRedis returns "" when decisions come from Redis again: /readyz
 // answers 200, the breaker is closed, and 64 fresh clients are allowed 5
 // times and limited the 6th, which neither failure mode answers. Each call
-// takes fresh clients (tag/n).
+// takes fresh clients (test/tag/n).
 func fromRedis(t *testing.T, p *sidecartest.Process, rls rlsv3.RateLimitServiceClient, tag string, n *int) string {
 	t.Helper()
 	if code := readyz(t, p); code != http.StatusOK {
@@ -192,7 +192,7 @@ func fromRedis(t *testing.T, p *sidecartest.Process, rls rlsv3.RateLimitServiceC
 	*n++
 	values := make([]string, 64)
 	for i := range values {
-		values[i] = fmt.Sprintf("%s/%d/%d", tag, *n, i)
+		values[i] = fmt.Sprintf("%s/%s/%d/%d", t.Name(), tag, *n, i)
 	}
 	for call := 1; call <= 6; call++ {
 		resp, err := rls.ShouldRateLimit(context.Background(), rlsRequest(values...))
