@@ -53,7 +53,7 @@ func startBenchServer(b *testing.B, conns int) []rlsv3.RateLimitServiceClient {
 		b.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	rlsv3.RegisterRateLimitServiceServer(srv, NewRateLimitServer(svc, HeaderOptions{}))
+	rlsv3.RegisterRateLimitServiceServer(srv, NewRateLimitServer(svc, HeaderOptions{}, nil))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -114,7 +114,7 @@ func BenchmarkAdapter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := NewRateLimitServer(svc, HeaderOptions{})
+	s := NewRateLimitServer(svc, HeaderOptions{}, nil)
 	for _, sc := range benchScenarios {
 		if sc.name == "unique_keys" {
 			continue
