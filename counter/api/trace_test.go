@@ -37,7 +37,7 @@ func spanOf(t *testing.T, rec *tracetest.SpanRecorder) (sdktrace.ReadOnlySpan, m
 	}
 	attrs := map[string]string{}
 	for _, kv := range spans[0].Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	return spans[0], attrs
 }

@@ -45,7 +45,7 @@ func TestRollupSpan(t *testing.T) {
 	sp := f(store, true)
 	got := map[string]string{}
 	for _, kv := range sp.Attributes() {
-		got[string(kv.Key)] = kv.Value.Emit()
+		got[string(kv.Key)] = kv.Value.String()
 	}
 	if got["tollgate.counter.namespace"] != "ev" || got["tollgate.counter.name"] != "views" || got["tollgate.counter.checkpoint_count"] != "5" || len(got) != 3 {
 		t.Errorf("rollup span attributes %v, want ev/views with checkpoint count 5", got)
