@@ -23,6 +23,8 @@ const (
 	// spanAccessLogBatch is the span of one message of an access-log
 	// stream (the stream itself lives as long as Envoy's connection).
 	spanAccessLogBatch = "envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs message"
+	// spanQuotaReport is the span of one usage report of an RLQS stream.
+	spanQuotaReport = "envoy.service.rate_limit_quota.v3.RateLimitQuotaService/StreamRateLimitQuotas report"
 )
 
 // rpcGRPC marks the spans of gRPC calls.

@@ -7,10 +7,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
 	alsv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	rlqsv3 "github.com/envoyproxy/go-control-plane/envoy/service/rate_limit_quota/v3"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -254,4 +256,29 @@ func TestCheckAllocs(t *testing.T) {
 	if got != checkAllocs {
 		t.Errorf("%v allocations per Check, want %d", got, checkAllocs)
 	}
+}
+
+// TestQuotaReportSpan: each RLQS usage report is a span with its domain
+// and number of buckets.
+func TestQuotaReportSpan(t *testing.T) {
+	tp, rec := newRecorder()
+	stream, _ := rlqsTracedClient(t, rlqsTestRules, tp)
+	report := &rlqsv3.RateLimitQuotaUsageReports{Domain: "d", BucketQuotaUsages: []*rlqsv3.RateLimitQuotaUsageReports_BucketQuotaUsage{
+		usage(map[string]string{"tenant": "acme"}, 1, 0), usage(map[string]string{"tenant": "spent"}, 0, 1),
+	}}
+	if err := stream.Send(report); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(rec.Ended()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	spans := rec.Ended()
+	if len(spans) != 1 || spans[0].Name() != spanQuotaReport {
+		t.Fatalf("%d spans, want one %s", len(spans), spanQuotaReport)
+	}
+	wantAttrs(t, spans[0], map[string]string{"tollgate.ratelimit.domain": "d", "tollgate.rlqs.buckets": "2"})
 }

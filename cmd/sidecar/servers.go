@@ -94,7 +94,7 @@ func listen(p *plan, svc services) (*servers, error) {
 	}
 	g := grpc.NewServer(opts...)
 	rlsv3.RegisterRateLimitServiceServer(g, rls)
-	rlqsv3.RegisterRateLimitQuotaServiceServer(g, envoy.NewRateLimitQuotaServer(svc.quotas))
+	rlqsv3.RegisterRateLimitQuotaServiceServer(g, envoy.NewRateLimitQuotaServer(svc.quotas, svc.tracerProvider))
 	counterpb.RegisterCounterServiceServer(g, svc.counters)
 	if svc.meter != nil {
 		authv3.RegisterAuthorizationServer(g, envoy.NewAuthorizationServer(svc.meter, svc.tracerProvider))

@@ -23,6 +23,8 @@ const (
 	// AttrTenant and AttrPlan are the tenant and plan a Check identified.
 	AttrTenant = "tollgate.tenant"
 	AttrPlan   = "tollgate.plan"
+	// AttrBuckets is the number of buckets of one RLQS usage report.
+	AttrBuckets = "tollgate.rlqs.buckets"
 	// AttrEntries is the number of access-log entries of one message.
 	AttrEntries = "tollgate.accesslog.entries"
 	// AttrNamespace and AttrCounter name a counter.
