@@ -35,7 +35,7 @@ type Limiter struct {
 }
 
 // NewLimiter wraps next, a backend named system (memory or redis), with
-// tp's spans.
+// tp's spans; tp must not be nil (without tracing, use next itself).
 func NewLimiter(next Applier, tp trace.TracerProvider, system string) *Limiter {
 	return &Limiter{next: next, tracer: tp.Tracer(tracerName), system: attribute.String(tracing.AttrDBSystem, system)}
 }
@@ -62,7 +62,7 @@ type Store struct {
 }
 
 // NewStore wraps next, a store named system (pebble or cassandra), with
-// tp's spans.
+// tp's spans; tp must not be nil (without tracing, use next itself).
 func NewStore(next counter.EventStore, tp trace.TracerProvider, system string) *Store {
 	return &Store{next: next, tracer: tp.Tracer(tracerName), system: attribute.String(tracing.AttrDBSystem, system)}
 }
