@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
 	alsv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -281,4 +282,23 @@ func TestQuotaReportSpan(t *testing.T) {
 		t.Fatalf("%d spans, want one %s", len(spans), spanQuotaReport)
 	}
 	wantAttrs(t, spans[0], map[string]string{"tollgate.ratelimit.domain": "d", "tollgate.rlqs.buckets": "2"})
+}
+
+// TestCheckSpanHeaderMap: the trace context is read from raw header_map
+// headers too.
+func TestCheckSpanHeaderMap(t *testing.T) {
+	tp, rec := newRecorder()
+	s := NewAuthorizationServer(&recordingAuthorizer{result: metering.CheckResult{Allowed: true, Status: 200}}, tp)
+	in := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+		Http: &authv3.AttributeContext_HttpRequest{HeaderMap: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
+			{Key: "traceparent", RawValue: []byte("00-" + envoyTrace + "-" + envoySpan + "-01")},
+		}}},
+	}}}
+	if _, err := s.Check(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	sp := rec.Ended()[0]
+	if sp.SpanContext().TraceID().String() != envoyTrace || sp.Parent().SpanID().String() != envoySpan {
+		t.Errorf("trace %s parent %s, want %s %s", sp.SpanContext().TraceID(), sp.Parent().SpanID(), envoyTrace, envoySpan)
+	}
 }
