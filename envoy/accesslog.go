@@ -8,9 +8,12 @@ import (
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
 	alsv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tollgate/tollgate/internal/tracing"
 	"github.com/tollgate/tollgate/metering"
 )
 
@@ -24,12 +27,14 @@ type AccessLogRecorder interface {
 // HTTP log entry feeds the access_log meters. TCP entries are ignored.
 type AccessLogServer struct {
 	alsv3.UnimplementedAccessLogServiceServer
-	rec AccessLogRecorder
+	rec    AccessLogRecorder
+	tracer trace.Tracer // nil: no spans
 }
 
-// NewAccessLogServer returns a server that records into rec.
-func NewAccessLogServer(rec AccessLogRecorder) *AccessLogServer {
-	return &AccessLogServer{rec: rec}
+// NewAccessLogServer returns a server that records into rec. With tp not
+// nil, each message of a stream makes a span; nil makes none.
+func NewAccessLogServer(rec AccessLogRecorder, tp trace.TracerProvider) *AccessLogServer {
+	return &AccessLogServer{rec: rec, tracer: tracing.Tracer(tp, tracerName)}
 }
 
 // StreamAccessLogs implements envoy.service.accesslog.v3.AccessLogService.
@@ -50,10 +55,23 @@ func (s *AccessLogServer) StreamAccessLogs(stream alsv3.AccessLogService_StreamA
 		if len(entries) == 0 {
 			continue
 		}
-		if err := s.rec.RecordAccessLog(stream.Context(), entries...); err != nil {
+		if err := s.record(stream.Context(), entries); err != nil {
 			return status.Errorf(codes.Unavailable, "cannot record access log entries: %v", err)
 		}
 	}
+}
+
+// record records the entries of one message, in a span of its own when
+// tracing is on.
+func (s *AccessLogServer) record(ctx context.Context, entries []metering.AccessLogEntry) error {
+	if s.tracer == nil {
+		return s.rec.RecordAccessLog(ctx, entries...)
+	}
+	ctx, span := s.tracer.Start(ctx, spanAccessLogBatch, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(rpcGRPC, attribute.Int(tracing.AttrEntries, len(entries))))
+	err := s.rec.RecordAccessLog(ctx, entries...)
+	tracing.End(span, err)
+	return err
 }
 
 // accessLogEntry translates one Envoy HTTP access log entry.

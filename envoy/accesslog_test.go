@@ -99,7 +99,7 @@ func TestStreamAccessLogs(t *testing.T) {
 
 	rec := &recordingRecorder{}
 	stream := &fakeALSStream{msgs: []*alsv3.StreamAccessLogsMessage{httpLogs("/a", "/b"), tcpLogs, httpLogs(), httpLogs("/c")}}
-	if err := NewAccessLogServer(rec).StreamAccessLogs(stream); err != nil {
+	if err := NewAccessLogServer(rec, nil).StreamAccessLogs(stream); err != nil {
 		t.Fatalf("StreamAccessLogs = %v", err)
 	}
 	// TCP entries and empty messages record nothing.
@@ -112,7 +112,7 @@ func TestStreamAccessLogs(t *testing.T) {
 
 	rec = &recordingRecorder{err: errors.New("spool full")}
 	stream = &fakeALSStream{msgs: []*alsv3.StreamAccessLogsMessage{httpLogs("/a"), httpLogs("/b")}}
-	err := NewAccessLogServer(rec).StreamAccessLogs(stream)
+	err := NewAccessLogServer(rec, nil).StreamAccessLogs(stream)
 	if status.Code(err) != codes.Unavailable || status.Convert(err).Message() != "cannot record access log entries: spool full" {
 		t.Errorf("StreamAccessLogs with a failing recorder = %v, want Unavailable: cannot record access log entries: spool full", err)
 	}

@@ -7,9 +7,11 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 
+	"github.com/tollgate/tollgate/internal/tracing"
 	"github.com/tollgate/tollgate/metering"
 )
 
@@ -22,13 +24,16 @@ type Authorizer interface {
 // Authorizer. It is safe for concurrent use.
 type AuthorizationServer struct {
 	authv3.UnimplementedAuthorizationServer
-	authz Authorizer
-	pool  sync.Pool
+	authz  Authorizer
+	tracer trace.Tracer // nil: no spans
+	pool   sync.Pool
 }
 
-// NewAuthorizationServer returns a server that decides with a.
-func NewAuthorizationServer(a Authorizer) *AuthorizationServer {
-	s := &AuthorizationServer{authz: a}
+// NewAuthorizationServer returns a server that decides with a. With tp
+// not nil, each Check makes a span, a child of the span context in the
+// checked request's headers (see the package doc); nil makes none.
+func NewAuthorizationServer(a Authorizer, tp trace.TracerProvider) *AuthorizationServer {
+	s := &AuthorizationServer{authz: a, tracer: tracing.Tracer(tp, tracerName)}
 	s.pool.New = func() any { return new(authExchange) }
 	return s
 }
@@ -62,7 +67,14 @@ func (s *AuthorizationServer) Check(ctx context.Context, in *authv3.CheckRequest
 	if x.req.RequestID == "" {
 		x.req.RequestID = x.req.Headers["x-request-id"]
 	}
+	var span trace.Span
+	if s.tracer != nil {
+		ctx, span = s.startCheckSpan(ctx, &x.req)
+	}
 	s.authz.Check(ctx, &x.req, &x.res)
+	if span != nil {
+		endCheckSpan(span, &x.res)
+	}
 	return checkResponse(&x.res), nil
 }
 

@@ -37,7 +37,7 @@ func TestAuthorizationRequest(t *testing.T) {
 	f := func(name string, in *authv3.AttributeContext_Request, want metering.CheckRequest) {
 		t.Helper()
 		a := &recordingAuthorizer{result: metering.CheckResult{Allowed: true, Status: 200}}
-		s := NewAuthorizationServer(a)
+		s := NewAuthorizationServer(a, nil)
 		// Twice on one server: the pooled exchange must not leak the first
 		// call's headers into the second.
 		for range 2 {
@@ -83,7 +83,7 @@ func TestAuthorizationResponse(t *testing.T) {
 	}
 	f := func(name string, res metering.CheckResult, want *authv3.CheckResponse) {
 		t.Helper()
-		s := NewAuthorizationServer(&recordingAuthorizer{result: res})
+		s := NewAuthorizationServer(&recordingAuthorizer{result: res}, nil)
 		got, err := s.Check(context.Background(), &authv3.CheckRequest{})
 		if err != nil {
 			t.Fatalf("%s: Check: %v", name, err)

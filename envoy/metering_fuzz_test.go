@@ -90,7 +90,7 @@ func FuzzCheck(f *testing.F) {
 	f.Add(mustMarshal(f, req("guess", fuzzNow)))
 	// testdata/fuzz/FuzzCheck holds a start in 2999 and the key in a raw
 	// header map.
-	s := NewAuthorizationServer(newFuzzMetering(f))
+	s := NewAuthorizationServer(newFuzzMetering(f), nil)
 	known := map[int32]bool{int32(codes.OK): true, int32(codes.Unauthenticated): true, int32(codes.ResourceExhausted): true, int32(codes.Unavailable): true}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var in authv3.CheckRequest

@@ -9,10 +9,12 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/tollgate/tollgate/internal/tracing"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -58,13 +60,15 @@ type RateLimitServer struct {
 	rlsv3.UnimplementedRateLimitServiceServer
 	decider Decider
 	headers HeaderOptions
+	tracer  trace.Tracer // nil: no spans
 	pool    sync.Pool
 }
 
-// NewRateLimitServer returns a server that decides with d.
-func NewRateLimitServer(d Decider, headers HeaderOptions) *RateLimitServer {
+// NewRateLimitServer returns a server that decides with d. With tp not
+// nil, each call makes a span (see the package doc); nil makes none.
+func NewRateLimitServer(d Decider, headers HeaderOptions, tp trace.TracerProvider) *RateLimitServer {
 	headers.EnsureDefaults()
-	s := &RateLimitServer{decider: d, headers: headers}
+	s := &RateLimitServer{decider: d, headers: headers, tracer: tracing.Tracer(tp, tracerName)}
 	s.pool.New = func() any { return new(exchange) }
 	return s
 }
@@ -82,6 +86,14 @@ type exchange struct {
 // A request over ratelimit.Request.Validate's bounds gets INVALID_ARGUMENT
 // (on /json, HTTP 400).
 func (s *RateLimitServer) ShouldRateLimit(ctx context.Context, in *rlsv3.RateLimitRequest) (*rlsv3.RateLimitResponse, error) {
+	if s.tracer != nil {
+		return s.tracedShouldRateLimit(ctx, in)
+	}
+	return s.shouldRateLimit(ctx, in)
+}
+
+// shouldRateLimit implements ShouldRateLimit.
+func (s *RateLimitServer) shouldRateLimit(ctx context.Context, in *rlsv3.RateLimitRequest) (*rlsv3.RateLimitResponse, error) {
 	x := s.pool.Get().(*exchange)
 	defer s.pool.Put(x)
 	x.fromProto(in)

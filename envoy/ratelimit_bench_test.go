@@ -11,10 +11,13 @@ import (
 
 	rlcommon "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/tollgate/tollgate/counter/countertrace"
 	"github.com/tollgate/tollgate/counter/memory"
+	"github.com/tollgate/tollgate/internal/tracing"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -53,7 +56,7 @@ func startBenchServer(b *testing.B, conns int) []rlsv3.RateLimitServiceClient {
 		b.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	rlsv3.RegisterRateLimitServiceServer(srv, NewRateLimitServer(svc, HeaderOptions{}))
+	rlsv3.RegisterRateLimitServiceServer(srv, NewRateLimitServer(svc, HeaderOptions{}, nil))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -114,7 +117,43 @@ func BenchmarkAdapter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := NewRateLimitServer(svc, HeaderOptions{})
+	s := NewRateLimitServer(svc, HeaderOptions{}, nil)
+	for _, sc := range benchScenarios {
+		if sc.name == "unique_keys" {
+			continue
+		}
+		b.Run(sc.name, func(b *testing.B) {
+			req := benchRequest(sc.entries)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.ShouldRateLimit(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAdapterTraced is BenchmarkAdapter with tracing on at ratio 1,
+// as the sidecar runs it: a span per decision and one per backend call
+// (the batch processor, an exporter that drops the batches).
+func BenchmarkAdapterTraced(b *testing.B) {
+	cfg, err := ratelimit.LoadConfig("../examples/bench/ratelimit.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := tracing.New(tracing.Options{SamplingRatio: 1, Exporter: tracetest.NewNoopExporter()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	backend := countertrace.NewLimiter(memory.New(memory.Options{}), p.TracerProvider(), "memory")
+	svc, err := ratelimit.New(ratelimit.Options{Counter: backend, Now: func() time.Time { return time.Unix(1_700_000_000, 0) }}, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := NewRateLimitServer(svc, HeaderOptions{}, p.TracerProvider())
 	for _, sc := range benchScenarios {
 		if sc.name == "unique_keys" {
 			continue

@@ -5,11 +5,13 @@ import (
 	"net/http"
 
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/tollgate/tollgate/internal/httperr"
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // maxJSONBody bounds the /json request body.
@@ -35,7 +37,11 @@ func (s *RateLimitServer) JSONHandler() http.Handler {
 			httperr.Write(w, http.StatusBadRequest, "invalid_json", "cannot parse RateLimitRequest JSON: "+err.Error())
 			return
 		}
-		resp, err := s.ShouldRateLimit(r.Context(), &req)
+		ctx := r.Context()
+		if s.tracer != nil {
+			ctx = tracing.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
+		resp, err := s.ShouldRateLimit(ctx, &req)
 		if err != nil {
 			code := http.StatusInternalServerError
 			if status.Code(err) == codes.InvalidArgument {

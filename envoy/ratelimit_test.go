@@ -35,7 +35,7 @@ func newTestServer(tb testing.TB) *RateLimitServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return NewRateLimitServer(svc, HeaderOptions{})
+	return NewRateLimitServer(svc, HeaderOptions{}, nil)
 }
 
 func TestShouldRateLimitProto(t *testing.T) {

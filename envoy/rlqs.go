@@ -8,11 +8,14 @@ import (
 
 	rlqsv3 "github.com/envoyproxy/go-control-plane/envoy/service/rate_limit_quota/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/tollgate/tollgate/internal/tracing"
 	"github.com/tollgate/tollgate/ratelimit/rlqs"
 )
 
@@ -27,12 +30,14 @@ const (
 // envoy.service.rate_limit_quota.v3.RateLimitQuotaService on an rlqs.Server.
 type RateLimitQuotaServer struct {
 	rlqsv3.UnimplementedRateLimitQuotaServiceServer
-	srv *rlqs.Server
+	srv    *rlqs.Server
+	tracer trace.Tracer // nil: no spans
 }
 
 // NewRateLimitQuotaServer returns a server that assigns quotas with srv.
-func NewRateLimitQuotaServer(srv *rlqs.Server) *RateLimitQuotaServer {
-	return &RateLimitQuotaServer{srv: srv}
+// With tp not nil, each usage report makes a span; nil makes none.
+func NewRateLimitQuotaServer(srv *rlqs.Server, tp trace.TracerProvider) *RateLimitQuotaServer {
+	return &RateLimitQuotaServer{srv: srv, tracer: tracing.Tracer(tp, tracerName)}
 }
 
 // StreamRateLimitQuotas implements the RLQS stream: reports are read on one
@@ -44,7 +49,7 @@ func (x *RateLimitQuotaServer) StreamRateLimitQuotas(stream rlqsv3.RateLimitQuot
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	recvErr := make(chan error, 1)
-	go func() { recvErr <- receiveReports(ctx, stream, st) }()
+	go func() { recvErr <- x.receiveReports(ctx, stream, st) }()
 	for {
 		select {
 		case <-x.srv.Done():
@@ -65,7 +70,7 @@ func (x *RateLimitQuotaServer) StreamRateLimitQuotas(stream rlqsv3.RateLimitQuot
 }
 
 // receiveReports reads reports until the stream ends.
-func receiveReports(ctx context.Context, stream rlqsv3.RateLimitQuotaService_StreamRateLimitQuotasServer, st *rlqs.Stream) error {
+func (x *RateLimitQuotaServer) receiveReports(ctx context.Context, stream rlqsv3.RateLimitQuotaService_StreamRateLimitQuotasServer, st *rlqs.Stream) error {
 	var usages []rlqs.Usage
 	for {
 		msg, err := stream.Recv()
@@ -80,10 +85,23 @@ func receiveReports(ctx context.Context, stream rlqsv3.RateLimitQuotaService_Str
 			}
 			usages = append(usages, rlqs.Usage{Bucket: bucket, Allowed: u.GetNumRequestsAllowed(), Denied: u.GetNumRequestsDenied()})
 		}
-		if err := st.Report(ctx, msg.GetDomain(), usages); err != nil {
+		if err := x.report(ctx, st, msg.GetDomain(), usages); err != nil {
 			return status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
+}
+
+// report hands one report to the stream, in a span of its own when
+// tracing is on.
+func (x *RateLimitQuotaServer) report(ctx context.Context, st *rlqs.Stream, domain string, usages []rlqs.Usage) error {
+	if x.tracer == nil {
+		return st.Report(ctx, domain, usages)
+	}
+	ctx, span := x.tracer.Start(ctx, spanQuotaReport, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(rpcGRPC, attribute.String(tracing.AttrDomain, domain), attribute.Int(tracing.AttrBuckets, len(usages))))
+	err := st.Report(ctx, domain, usages)
+	tracing.End(span, err)
+	return err
 }
 
 // checkBucket bounds a bucket id.

@@ -9,6 +9,7 @@ import (
 
 	rlqsv3 "github.com/envoyproxy/go-control-plane/envoy/service/rate_limit_quota/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -26,6 +27,12 @@ import (
 // rlqsClient serves RLQS in process on rules and returns an open stream.
 func rlqsClient(t *testing.T, rules string) (rlqsv3.RateLimitQuotaService_StreamRateLimitQuotasClient, *rlqs.Server) {
 	t.Helper()
+	return rlqsTracedClient(t, rules, nil)
+}
+
+// rlqsTracedClient is rlqsClient with the server's spans made by tp.
+func rlqsTracedClient(t *testing.T, rules string, tp trace.TracerProvider) (rlqsv3.RateLimitQuotaService_StreamRateLimitQuotasClient, *rlqs.Server) {
+	t.Helper()
 	cfg, err := ratelimit.ParseConfig("rules.yaml", []byte(rules))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +43,7 @@ func rlqsClient(t *testing.T, rules string) (rlqsv3.RateLimitQuotaService_Stream
 	}
 	lis := bufconn.Listen(1 << 20)
 	g := grpc.NewServer()
-	rlqsv3.RegisterRateLimitQuotaServiceServer(g, NewRateLimitQuotaServer(srv))
+	rlqsv3.RegisterRateLimitQuotaServiceServer(g, NewRateLimitQuotaServer(srv, tp))
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufnet", grpc.WithTransportCredentials(insecure.NewCredentials()),

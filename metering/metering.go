@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/metering/spool"
@@ -76,6 +77,9 @@ type Options struct {
 	// Registerer receives the metrics of metering and its spool.
 	// Default: a private registry.
 	Registerer prometheus.Registerer
+	// TracerProvider, when set, makes a span of each spool shipment (see
+	// spool.Options.TracerProvider). Default: nil, no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // EnsureDefaults fills the zero fields of o with their defaults.
@@ -190,7 +194,7 @@ func Open(ctx context.Context, opts Options) (*Metering, error) {
 		Dir: dir, FS: opts.SpoolFS, Sink: opts.Sink,
 		BatchSize: cfg.Spool.BatchSize, FlushInterval: cfg.Spool.FlushInterval,
 		RetryMinBackoff: cfg.Spool.RetryMinBackoff, RetryMaxBackoff: cfg.Spool.RetryMaxBackoff,
-		OnAck: m.quotas.acked, Now: opts.Now, Logger: opts.Logger, Registerer: opts.Registerer,
+		OnAck: m.quotas.acked, Now: opts.Now, Logger: opts.Logger, Registerer: opts.Registerer, TracerProvider: opts.TracerProvider,
 	})
 	if err != nil {
 		return nil, err

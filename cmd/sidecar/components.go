@@ -7,9 +7,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/counter/cassandra"
+	"github.com/tollgate/tollgate/counter/countertrace"
 	"github.com/tollgate/tollgate/counter/global"
 	"github.com/tollgate/tollgate/counter/memory"
 	"github.com/tollgate/tollgate/counter/pebble"
@@ -30,8 +32,24 @@ type backend interface {
 	pinger
 }
 
-// startBackend opens the planned best-effort backend and adds it to g.
-func startBackend(p *plan, g *lifecycle.Group, logger *slog.Logger, reg prometheus.Registerer) (backend, error) {
+// startBackend opens the planned best-effort backend and adds it to g;
+// with tp, its calls are spans.
+func startBackend(p *plan, g *lifecycle.Group, logger *slog.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (backend, error) {
+	b, err := openBackend(p, g, logger, reg)
+	if err != nil || tp == nil {
+		return b, err
+	}
+	return tracedBackend{countertrace.NewLimiter(b, tp, p.settings.Backend), b}, nil
+}
+
+// tracedBackend is a backend whose Apply calls are spans.
+type tracedBackend struct {
+	*countertrace.Limiter
+	pinger
+}
+
+// openBackend opens the planned best-effort backend and adds it to g.
+func openBackend(p *plan, g *lifecycle.Group, logger *slog.Logger, reg prometheus.Registerer) (backend, error) {
 	if p.redis == nil {
 		st := memory.New(memory.Options{Registerer: reg})
 		g.Go("memory backend", st.Run, nil)
@@ -60,9 +78,16 @@ type eventStore interface {
 	pinger
 }
 
+// tracedStore is an event store whose calls are spans.
+type tracedStore struct {
+	*countertrace.Store
+	pinger
+}
+
 // startCounters opens the planned event store and the counter namespaces
-// on it, and adds both to g.
-func startCounters(ctx context.Context, p *plan, g *lifecycle.Group, logger *slog.Logger, reg prometheus.Registerer) (*global.Counters, eventStore, error) {
+// on it, and adds both to g; with tp, the store's calls and the rollups are
+// spans.
+func startCounters(ctx context.Context, p *plan, g *lifecycle.Group, logger *slog.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*global.Counters, eventStore, error) {
 	var store eventStore
 	switch {
 	case p.cassandra != nil:
@@ -84,8 +109,11 @@ func startCounters(ctx context.Context, p *plan, g *lifecycle.Group, logger *slo
 		g.Go("pebble event store", st.Run, st.Close)
 		store = st
 	}
+	if tp != nil {
+		store = tracedStore{countertrace.NewStore(store, tp, p.settings.Counters.Store), store}
+	}
 	gopts := p.counters
-	gopts.Store, gopts.Logger, gopts.Registerer = store, logger, reg
+	gopts.Store, gopts.Logger, gopts.Registerer, gopts.TracerProvider = store, logger, reg, tp
 	c, err := global.New(gopts)
 	if err != nil {
 		return nil, nil, err

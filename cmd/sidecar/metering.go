@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/internal/lifecycle"
@@ -28,7 +29,7 @@ type countReader interface {
 // startMetering opens metering as planned, on the counters, the event store
 // and the best-effort backend, and adds it to g.
 func startMetering(ctx context.Context, p *plan, g *lifecycle.Group, counts countReader, store counter.EventStore, backend ratelimit.Counter,
-	logger *slog.Logger, reg prometheus.Registerer) (*meteringService, error) {
+	logger *slog.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*meteringService, error) {
 	mc := p.metering
 	// The plans' rate limits get their own service on the shared registry:
 	// its decisions show under domain tollgate_authz.
@@ -44,7 +45,7 @@ func startMetering(ctx context.Context, p *plan, g *lifecycle.Group, counts coun
 			n := p.counters.Namespaces[ns]
 			return n.AcceptLimit, n.FutureLimit
 		},
-		Now: time.Now, Logger: logger, Registerer: reg,
+		Now: time.Now, Logger: logger, Registerer: reg, TracerProvider: tp,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start metering: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/internal/settings"
 	"github.com/tollgate/tollgate/internal/tlsconf"
+	"github.com/tollgate/tollgate/internal/tracing"
 	"github.com/tollgate/tollgate/metering"
 	"github.com/tollgate/tollgate/ratelimit"
 )
@@ -48,6 +49,8 @@ type plan struct {
 	// to its owners, e.g. `meter "requests"`: the counter API refuses
 	// writes to them without counters:write-billing.
 	billingOwners map[string]string
+	// tracing is the tracer provider's options; nil when tracing is off.
+	tracing *tracing.Options
 	// warnings are problems that do not stop the sidecar.
 	warnings []string
 }
@@ -107,6 +110,9 @@ func newPlan(s *settings.Settings) (*plan, error) {
 	}
 	if p.metering != nil {
 		p.meteringChecks()
+	}
+	if p.tracing, err = tracingOptions(&s.Tracing); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, p.exposure()...)
 	if err := errors.Join(errs...); err != nil {

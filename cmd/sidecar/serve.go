@@ -88,11 +88,15 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 		logger.Info("sidecar stopped")
 	}()
 
-	backend, err := startBackend(p, g, logger, reg)
+	tp, err := startTracing(p, g, logger)
 	if err != nil {
 		return err
 	}
-	counters, store, err := startCounters(ctx, p, g, logger, reg)
+	backend, err := startBackend(p, g, logger, reg, tp)
+	if err != nil {
+		return err
+	}
+	counters, store, err := startCounters(ctx, p, g, logger, reg, tp)
 	if err != nil {
 		return err
 	}
@@ -105,7 +109,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	}
 	var meter *meteringService
 	if p.metering != nil {
-		if meter, err = startMetering(ctx, p, g, counters, store, backend, logger, reg); err != nil {
+		if meter, err = startMetering(ctx, p, g, counters, store, backend, logger, reg, tp); err != nil {
 			return err
 		}
 	}
@@ -138,8 +142,8 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 	if err != nil {
 		return err
 	}
-	srv, err := listen(p, services{rateLimit: svc, quotas: quotas, counters: api.NewServer(counters, api.Options{Authorizer: guard}),
-		meter: meter, backend: backend, store: store, registry: reg, guard: guard, grpcTLS: grpcTLS, httpTLS: httpTLS})
+	srv, err := listen(p, services{rateLimit: svc, quotas: quotas, counters: api.NewServer(counters, api.Options{Authorizer: guard, TracerProvider: tp}),
+		meter: meter, backend: backend, store: store, registry: reg, guard: guard, grpcTLS: grpcTLS, httpTLS: httpTLS, tracerProvider: tp})
 	if err != nil {
 		return err
 	}
@@ -149,7 +153,7 @@ func runServer(ctx context.Context, s *settings.Settings, logger *slog.Logger, r
 		"grpc_addr", srv.gl.Addr().String(), "http_addr", srv.hl.Addr().String(),
 		"grpc_tls", grpcTLS != nil, "http_tls", httpTLS != nil, "api_auth", !guard.Open(),
 		"backend", s.Backend, "counter_store", s.Counters.Store, "ratelimit_config", s.RateLimit.Config,
-		"domains", len(p.rateLimit.Domains()), "metering", meter != nil, "startup", time.Since(start).Round(time.Millisecond))
+		"domains", len(p.rateLimit.Domains()), "metering", meter != nil, "tracing", tp != nil, "startup", time.Since(start).Round(time.Millisecond))
 	if ready != nil {
 		ready <- listeners{GRPC: srv.gl.Addr().String(), HTTP: srv.hl.Addr().String()}
 	}

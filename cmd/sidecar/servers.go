@@ -15,6 +15,7 @@ import (
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -51,6 +52,8 @@ type services struct {
 	guard     *apiauth.Guard
 	// grpcTLS and httpTLS serve TLS on their listener; nil: plaintext.
 	grpcTLS, httpTLS *tls.Config
+	// tracerProvider makes the Envoy services' spans; nil: tracing off.
+	tracerProvider trace.TracerProvider
 }
 
 // servers are the gRPC and HTTP servers on their bound listeners.
@@ -70,7 +73,7 @@ func listen(p *plan, svc services) (*servers, error) {
 		Limit:     s.RateLimit.ResponseHeaders.Limit,
 		Remaining: s.RateLimit.ResponseHeaders.Remaining,
 		Reset:     s.RateLimit.ResponseHeaders.Reset,
-	})
+	}, svc.tracerProvider)
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "tollgate_grpc_request_duration_seconds",
 		Help:    "Time to answer one gRPC call, by method.",
@@ -91,11 +94,11 @@ func listen(p *plan, svc services) (*servers, error) {
 	}
 	g := grpc.NewServer(opts...)
 	rlsv3.RegisterRateLimitServiceServer(g, rls)
-	rlqsv3.RegisterRateLimitQuotaServiceServer(g, envoy.NewRateLimitQuotaServer(svc.quotas))
+	rlqsv3.RegisterRateLimitQuotaServiceServer(g, envoy.NewRateLimitQuotaServer(svc.quotas, svc.tracerProvider))
 	counterpb.RegisterCounterServiceServer(g, svc.counters)
 	if svc.meter != nil {
-		authv3.RegisterAuthorizationServer(g, envoy.NewAuthorizationServer(svc.meter))
-		alsv3.RegisterAccessLogServiceServer(g, envoy.NewAccessLogServer(svc.meter))
+		authv3.RegisterAuthorizationServer(g, envoy.NewAuthorizationServer(svc.meter, svc.tracerProvider))
+		alsv3.RegisterAccessLogServiceServer(g, envoy.NewAccessLogServer(svc.meter, svc.tracerProvider))
 	}
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(g, healthSrv)

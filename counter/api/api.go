@@ -19,12 +19,14 @@ import (
 	"context"
 	"errors"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/tollgate/tollgate/counter/counterpb"
 	"github.com/tollgate/tollgate/counter/global"
 	"github.com/tollgate/tollgate/internal/apiauth"
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // Counters is the counter service the API exposes; *global.Counters
@@ -53,17 +55,30 @@ type Options struct {
 	// add, addAndGet and each add of a batch are writes; clear is a clear.
 	// Default: nil, and every operation is allowed.
 	Authorizer Authorizer
+	// TracerProvider, when set, makes a span of each counter call on
+	// either transport, named after its gRPC method
+	// (tollgate.counter.v1.CounterService/AddCount, ...), a child of the
+	// trace context of the call's gRPC metadata or HTTP headers.
+	// Default: nil, no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // Server implements counterpb.CounterServiceServer on Counters.
 type Server struct {
 	counterpb.UnimplementedCounterServiceServer
-	c    Counters
-	auth Authorizer
+	c       Counters
+	auth    Authorizer
+	tracing bool
 }
 
 // NewServer returns a server for c.
-func NewServer(c Counters, opts Options) *Server { return &Server{c: c, auth: opts.Authorizer} }
+func NewServer(c Counters, opts Options) *Server {
+	s := &Server{c: c, auth: opts.Authorizer}
+	if tr := tracing.Tracer(opts.TracerProvider, tracerName); tr != nil {
+		s.c, s.tracing = tracedCounters{next: c, tracer: tr}, true
+	}
+	return s
+}
 
 // check asks the Authorizer, if any, about one operation.
 func (s *Server) check(ctx context.Context, op apiauth.CounterOp, ns, name string) error {

@@ -10,9 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/tollgate/tollgate/counter/global"
 	"github.com/tollgate/tollgate/internal/apiauth"
 	"github.com/tollgate/tollgate/internal/httperr"
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // maxBody bounds one HTTP request body (a batch of adds fits).
@@ -137,7 +140,13 @@ func (s *Server) Handler() http.Handler {
 		httperr.Write(w, http.StatusNotFound, "not_found",
 			fmt.Sprintf("no counter operation %s %s; use POST /v1/counter/add, addAndGet, get, clear or batchAdd", r.Method, r.URL.Path))
 	})
-	return mux
+	if !s.tracing {
+		return mux
+	}
+	// The calls' spans are children of the trace context of the headers.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(tracing.Extract(r.Context(), propagation.HeaderCarrier(r.Header))))
+	})
 }
 
 // decode reads a JSON body strictly: unknown fields and trailing data are errors.

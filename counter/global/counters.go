@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // IdempotencyToken identifies one add or clear. A retry or hedge of the same
@@ -66,6 +68,7 @@ type Counters struct {
 	edges   edges
 	queues  []*queue
 	metrics *metrics
+	tracer  trace.Tracer // nil: no spans
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -83,14 +86,15 @@ func New(opts Options) (*Counters, error) {
 		return nil, err
 	}
 	c := &Counters{
-		store: opts.Store,
-		opts:  opts,
-		now:   opts.Now,
-		log:   opts.Logger.With("component", "counter/global"),
-		ns:    make(map[string]*namespace, len(opts.Namespaces)),
-		mem:   memCounts{m: make(map[key]int64)},
-		cache: newCache(opts.MaxCached, func(cur, next counter.Checkpoint) bool { return !cur.At.After(next.At) }),
-		tails: newCache(opts.MaxCached, newerTail),
+		store:  opts.Store,
+		opts:   opts,
+		now:    opts.Now,
+		log:    opts.Logger.With("component", "counter/global"),
+		ns:     make(map[string]*namespace, len(opts.Namespaces)),
+		mem:    memCounts{m: make(map[key]int64)},
+		cache:  newCache(opts.MaxCached, func(cur, next counter.Checkpoint) bool { return !cur.At.After(next.At) }),
+		tails:  newCache(opts.MaxCached, newerTail),
+		tracer: tracing.Tracer(opts.TracerProvider, "github.com/tollgate/tollgate/counter/global"),
 	}
 	for name, n := range opts.Namespaces {
 		c.ns[name] = &namespace{name: name, opts: n}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/counter"
 )
@@ -189,6 +190,10 @@ type Options struct {
 	// Registerer receives the metrics. Default: a private registry (metrics
 	// are not exported).
 	Registerer prometheus.Registerer
+	// TracerProvider, when set, makes a span of each rollup
+	// (tollgate.counter.rollup); the store's calls are its children when
+	// the store is traced too. Default: nil, no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // EnsureDefaults fills the zero fields of o and of its namespaces.

@@ -8,7 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // queue is one rollup queue: a set of counters (so repeated requests
@@ -183,7 +187,16 @@ func (c *Counters) Rollup(ctx context.Context, nsName, name string) (counter.Che
 // is read, so an event missing from that read is newer than the window
 // (unless its append outlasted ClockSkew; see tollgate_counter_slow_appends_total).
 func (c *Counters) rollup(ctx context.Context, n *namespace, k key, h uint64) (counter.Checkpoint, error) {
+	var span trace.Span
+	if c.tracer != nil {
+		ctx, span = c.tracer.Start(ctx, "tollgate.counter.rollup",
+			trace.WithAttributes(attribute.String(tracing.AttrNamespace, k.ns), attribute.String(tracing.AttrCounter, k.name)))
+	}
 	cp, err := c.rollupOnce(ctx, n, k, h)
+	if span != nil {
+		span.SetAttributes(attribute.Int64(attrCheckpointCount, cp.Count))
+		tracing.End(span, err)
+	}
 	if err != nil {
 		c.metrics.rollupsFailed.Inc()
 		return cp, fmt.Errorf("counter/global: cannot roll up %q/%q: %w", k.ns, k.name, err)
@@ -229,6 +242,9 @@ func (c *Counters) rollupOnce(ctx context.Context, n *namespace, k key, h uint64
 	c.metrics.rollupLag.Observe(now.Sub(last).Seconds())
 	return next, nil
 }
+
+// attrCheckpointCount is the count of a rollup's checkpoint, on its span.
+const attrCheckpointCount = "tollgate.counter.checkpoint_count"
 
 // requeue keeps a counter whose last write is after its checkpoint in
 // circulation: it is due again after the coalesce window, or as soon as the

@@ -108,7 +108,7 @@ type violation struct {
 }
 
 // allowed lists the violations the rules accept, by "path: rule" (rule is
-// clock, logger, registry or grpc), each with the reason. An entry that
+// clock, logger, registry, tracer or grpc), each with the reason. An entry that
 // matches nothing fails the test, so the list only shrinks. It is empty: the
 // tree follows every rule.
 var allowed = map[string]string{}
@@ -165,12 +165,12 @@ func selectors(f *ast.File, path string, visit func(sel *ast.SelectorExpr, paren
 	})
 }
 
-// TestNoProcessGlobals: library code takes its clock, logger and metrics
-// registry from its Options; only programs (package main) and tests reach
-// for the process-wide ones.
+// TestNoProcessGlobals: library code takes its clock, logger, metrics
+// registry and tracer provider from its Options; only programs (package
+// main) and tests reach for the process-wide ones.
 func TestNoProcessGlobals(t *testing.T) {
 	fset, files := moduleFiles(t)
-	var clock, logger, registry []violation
+	var clock, logger, registry, tracer []violation
 	for i := range files {
 		f := &files[i]
 		if f.exempt() {
@@ -198,10 +198,16 @@ func TestNoProcessGlobals(t *testing.T) {
 				registry = append(registry, violation{fset.Position(sel.Pos()), "promauto." + sel.Sel.Name + " registers on the process-wide registry"})
 			}
 		})
+		selectors(f.file, "go.opentelemetry.io/otel", func(sel *ast.SelectorExpr, _ ast.Node) {
+			if slices.Contains([]string{"Tracer", "GetTracerProvider", "SetTracerProvider", "GetTextMapPropagator", "SetTextMapPropagator", "SetErrorHandler"}, sel.Sel.Name) {
+				tracer = append(tracer, violation{fset.Position(sel.Pos()), "otel." + sel.Sel.Name + " uses the process-wide tracer provider"})
+			}
+		})
 	}
 	report(t, "clock", clock, "take the time from the component's injected clock (an Options.Now field whose default is time.Now), so tests can drive it")
 	report(t, "logger", logger, "log through the *slog.Logger of the component's Options (default: slog.New(slog.DiscardHandler)); only cmd/ picks the process logger")
 	report(t, "registry", registry, "register on the prometheus.Registerer of the component's Options (promauto.With(reg), or reg.Register); only cmd/ exposes a registry")
+	report(t, "tracer", tracer, "take a trace.TracerProvider from the component's Options or constructor (nil: no spans) and use internal/tracing.Tracer; only cmd/ builds the provider")
 }
 
 // grpcAdapters are the paths that may map errors to gRPC codes: the Envoy

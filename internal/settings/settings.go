@@ -61,6 +61,8 @@ type Settings struct {
 	// (see internal/apiauth). Default: none, allowed only while both
 	// listeners are on loopback.
 	APIAuth apiauth.Config `yaml:"api_auth"`
+	// Tracing configures the OpenTelemetry traces. Default: off.
+	Tracing Tracing `yaml:"tracing"`
 	// Metering is the metering section (tenants, plans, meters), kept as a
 	// YAML node so its own parser can report positioned errors.
 	Metering yaml.Node `yaml:"metering"`
@@ -276,6 +278,7 @@ func (s *Settings) check(report func(path, msg string)) {
 	if c.Password != "" && c.Username == "" {
 		report("counters.cassandra.username", "missing while counters.cassandra.password is set (hint: the Cassandra role to log in as)")
 	}
+	s.Tracing.check(report)
 }
 
 // cassandraTLSWithoutCA is the problem of counters.cassandra.tls settings
@@ -350,6 +353,7 @@ func (s *Settings) resolvePaths(dir string) {
 		&s.DataDir, &s.RateLimit.Config,
 		&s.Redis.TLS.CAFile, &s.Redis.TLS.CertFile, &s.Redis.TLS.KeyFile,
 		&s.Counters.Cassandra.TLS.CAFile, &s.Counters.Cassandra.TLS.CertFile, &s.Counters.Cassandra.TLS.KeyFile,
+		&s.Tracing.TLS.CAFile, &s.Tracing.TLS.CertFile, &s.Tracing.TLS.KeyFile,
 	}
 	for _, c := range []*tlsconf.Config{&s.TLS, s.GRPCTLS, s.HTTPTLS} {
 		if c != nil {

@@ -88,7 +88,7 @@ func TestLoadErrors(t *testing.T) {
 			t.Fatalf("Load(%q) error\n got %q\nwant %q", body, got, p+":"+want)
 		}
 	}
-	f("grpc_addr: a\nbakend: redis\n", `2:1: unknown key "bakend" (allowed: grpc_addr, http_addr, data_dir, log_level, log_format, ratelimit, backend, redis, counters, tls, grpc_tls, http_tls, allow_insecure_listeners, api_auth, metering)`)
+	f("grpc_addr: a\nbakend: redis\n", `2:1: unknown key "bakend" (allowed: grpc_addr, http_addr, data_dir, log_level, log_format, ratelimit, backend, redis, counters, tls, grpc_tls, http_tls, allow_insecure_listeners, api_auth, tracing, metering)`)
 	f("grpc_addr: [a\n", "1: invalid YAML: did not find expected ',' or ']'")
 	f("redis:\n  timeout: soon\n", `2:12: redis.timeout: invalid duration "soon" (hint: a Go duration with a unit, such as 500ms, 5s or 1m)`)
 	f("counters:\n  cassandra:\n    consistency: LOCAL_QUROUM\n", `3:18: counters.cassandra.consistency: "LOCAL_QUROUM" is not one of ANY, ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE (hint: a Cassandra consistency level, in any case)`)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/counter"
 )
@@ -57,6 +58,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the spool's metrics. Default: a private registry.
 	Registerer prometheus.Registerer
+	// TracerProvider, when set, makes a span of each shipment
+	// (tollgate.metering.spool.ship), the parent of the Sink's spans.
+	// Default: nil, no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // EnsureDefaults fills the zero fields of o with their defaults.

@@ -9,7 +9,11 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tollgate/tollgate/counter"
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // Run ships spooled events until ctx is done or Close is called, then tries
@@ -134,9 +138,7 @@ func (s *Spool) shipBatch(ctx context.Context, bound uint64) (done bool, err err
 		return true, nil
 	}
 	s.metrics.lag.Set(max(0, float64(s.opts.Now().UnixNano()-oldest)/1e9))
-	sctx, cancel := context.WithTimeout(ctx, s.opts.ShipTimeout)
-	err = s.opts.Sink.Ship(sctx, events)
-	cancel()
+	err = s.ship(ctx, events)
 	if err != nil {
 		s.metrics.shipErrors.Inc()
 		return false, fmt.Errorf("metering/spool: cannot ship %d events: %w", len(events), err)
@@ -158,6 +160,20 @@ func (s *Spool) shipBatch(ctx context.Context, bound uint64) (done bool, err err
 	s.metrics.shipped.Add(float64(len(events)))
 	s.metrics.depth.Set(float64(s.depth.Add(-int64(len(events)))))
 	return false, nil
+}
+
+// ship hands events to the Sink within ShipTimeout, in a span when
+// tracing is on.
+func (s *Spool) ship(ctx context.Context, events []counter.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ShipTimeout)
+	defer cancel()
+	if s.tracer == nil {
+		return s.opts.Sink.Ship(ctx, events)
+	}
+	ctx, span := s.tracer.Start(ctx, "tollgate.metering.spool.ship", trace.WithAttributes(attribute.Int(tracing.AttrEvents, len(events))))
+	err := s.opts.Sink.Ship(ctx, events)
+	tracing.End(span, err)
+	return err
 }
 
 // updateLag sets the lag gauge to the age of the oldest spooled event.

@@ -10,9 +10,11 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/counter"
 	"github.com/tollgate/tollgate/internal/pebblefail"
+	"github.com/tollgate/tollgate/internal/tracing"
 )
 
 // Sink is the durable counter write the shipper hands events to. Ship must
@@ -40,6 +42,7 @@ type Spool struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
+	tracer  trace.Tracer // nil: no spans
 
 	// mu guards next, inflight and closed. Append holds it only to take
 	// sequence numbers; closing waits for running appends through appends.
@@ -78,6 +81,7 @@ func Open(opts Options) (*Spool, error) {
 	}
 	s := &Spool{
 		opts: opts, log: opts.Logger.With("component", "metering/spool"), metrics: m,
+		tracer:   tracing.Tracer(opts.TracerProvider, "github.com/tollgate/tollgate/metering/spool"),
 		inflight: map[uint64]struct{}{},
 		kick:     make(chan struct{}, 1), stop: make(chan struct{}), runDone: make(chan struct{}),
 	}
