@@ -200,8 +200,8 @@ func TestCassandraNodeDown(t *testing.T) {
 
 // TestCassandraDCDown: with dc2 (n2) down, a sidecar writing to dc1 at
 // LOCAL_QUORUM (the default: one replica per DC, so the dc1 replica) keeps
-// shipping, no spool build-up and no ship error; after n2 returns and the
-// keyspace is repaired, a sidecar reading dc2 sees every event.
+// shipping, no spool build-up and no ship error; after n2 returns, a sidecar
+// reading dc2 sees every event, delivered by n1's hinted handoff.
 func TestCassandraDCDown(t *testing.T) {
 	dc1 := testenv.Addrs(t, testenv.Cassandra)
 	dc2 := testenv.Addrs(t, testenv.CassandraDC2)
@@ -231,11 +231,11 @@ func TestCassandraDCDown(t *testing.T) {
 	restart := time.Now()
 	cassandraScript(t, "start-node", "n2")
 	back := time.Since(restart)
-	// Repair, not hinted handoff alone: in a run without it n1's log said
-	// "Finished hinted handoff ... to /127.0.0.2" and still the dc2 reader
-	// saw 0 of 73,168 events for 2 minutes (not explained yet). Repair is
-	// what an operator runs after a DC outage anyway.
-	cassandraScript(t, "nodetool", "n2", "repair", keyspace)
+	// No repair: n1 stored hints for n2 while it was down and hands them
+	// off once n2 is back (13.7 s in one run). In a first version n2 was
+	// killed with -9 and the dc2 reader still saw 0 of 73,168 events 2
+	// minutes after the handoff finished (not explained); with the
+	// SIGTERM stop of cassandra.sh stop-node it sees every event.
 	reader := sidecartest.Start(t, sidecarBin, writeConfig(t, cassandraPlan(dc2, "dc2", keyspace, replication)))
 	hinted := time.Now()
 	var seen int64
