@@ -3,7 +3,8 @@
 # and TLS, TLS ring, TLS cluster and ACL servers), a two-datacenter Cassandra
 # and a Cassandra node with PasswordAuthenticator and TLS, fetches the real
 # Envoy (once, cached), installs chromium when missing (the usage console's
-# browser test) and pyarrow (the Parquet export's reader), runs `go test ./...` with TOLLGATE_REQUIRE_BACKENDS=1
+# browser test) and pyarrow (the Parquet export's reader), runs `go test` on every package but
+# ./faults/, then on ./faults/ alone (it stops Cassandra nodes), with TOLLGATE_REQUIRE_BACKENDS=1
 # (a missing backend fails, never skips), and stops what it started,
 # whatever the outcome. The servers' files live in this checkout's own
 # TOLLGATE_RUN_DIR (scripts/run-dir.sh), and Redis takes free ports
@@ -55,4 +56,8 @@ fi
 eval "$(bash scripts/cassandra.sh env)"
 
 export TOLLGATE_REQUIRE_BACKENDS=1
-go test -count=1 -timeout 30m ${GOTESTFLAGS:-} ./...
+# ./faults/ stops and restarts Cassandra nodes (scripts/cassandra.sh
+# stop-node/start-node): it runs alone, after every other package is done
+# with the cluster.
+go test -count=1 -timeout 30m ${GOTESTFLAGS:-} $(go list ./... | grep -v '/faults$')
+go test -count=1 -timeout 30m ${GOTESTFLAGS:-} ./faults/
