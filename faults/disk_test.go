@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -95,4 +96,28 @@ wait:
 	checkCount(t, "accurate count after space returned", p.Count(t, "accurate", "full"), &l, &maxRead)
 	t.Logf("disk full: %d adds sent, %d acknowledged; exit %d %v after the load began; count after restart %d",
 		l.sent.Load(), l.acked.Load(), code, exited.Round(time.Millisecond), maxRead)
+}
+
+// TestReadOnlyDataDir: a sidecar started on a data dir on a read-only
+// tmpfs refuses to start: exit non-zero, a message naming the directory,
+// the cause and a hint.
+func TestReadOnlyDataDir(t *testing.T) {
+	disk := smallDisk(t, 1<<20, 0)
+	if err := syscall.Mount("", disk, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatalf("remount %s read-only: %v", disk, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sidecarBin, "serve", "--config", filepath.Join(sidecartest.RepoRoot, quickstart),
+		"--grpc-addr", sidecartest.FreeAddr(t), "--http-addr", sidecartest.FreeAddr(t), "--data-dir", disk)
+	out, err := cmd.CombinedOutput()
+	t.Logf("start on a read-only data dir: %v\n%s", err, out)
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() <= 0 {
+		t.Fatalf("exit %v, want a non-zero exit code", cmd.ProcessState)
+	}
+	for _, want := range []string{disk, "read-only file system", "is writable"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
 }
