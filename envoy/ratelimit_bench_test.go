@@ -118,21 +118,7 @@ func BenchmarkAdapter(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := NewRateLimitServer(svc, HeaderOptions{}, nil)
-	for _, sc := range benchScenarios {
-		if sc.name == "unique_keys" {
-			continue
-		}
-		b.Run(sc.name, func(b *testing.B) {
-			req := benchRequest(sc.entries)
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := s.ShouldRateLimit(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchAdapterScenarios(b, s)
 }
 
 // BenchmarkAdapterTraced is BenchmarkAdapter with tracing on at ratio 1,
@@ -154,6 +140,11 @@ func BenchmarkAdapterTraced(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := NewRateLimitServer(svc, HeaderOptions{}, p.TracerProvider())
+	benchAdapterScenarios(b, s)
+}
+
+// benchAdapterScenarios runs each scenario but unique_keys through s.
+func benchAdapterScenarios(b *testing.B, s *RateLimitServer) {
 	for _, sc := range benchScenarios {
 		if sc.name == "unique_keys" {
 			continue

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,30 +40,20 @@ func stopNode(t *testing.T, node string) {
 	cassandraScript(t, "stop-node", node)
 }
 
-// noQuotaPlan is bigPlan without the monthly quota: a quota's count is read
-// from the store, and while it cannot be read for quota_stale_after Checks
-// follow failure_mode (fail_closed: 503), by design. A plan with rate limits
-// only answers from the sidecar alone.
-const noQuotaPlan = `grpc_addr: 127.0.0.1:8081
-http_addr: 127.0.0.1:8080
-metering:
-  tenants:
-    - id: acme
-      plan: big
-      api_keys: [sha256:8676d15d94dabdd1283e6c407e2bb08a7b5c13b4e3667d4795c17172e080a3d4]
-  identification:
-    - {path_prefix: /, api_key_header: x-api-key}
-  plans:
-    - name: big
-      rate_limits: [{requests_per_unit: 100000000, unit: second}]
-  meters:
-    - {name: requests, source: authz, value: requests, type: accurate, unit: request}
-`
+// bigPlanQuota is bigPlan's monthly quota line. Without it the plan has
+// rate limits only and answers from the sidecar alone; a quota's count is
+// read from the store, and while it cannot be read for quota_stale_after
+// Checks follow failure_mode (fail_closed: 503), by design.
+const bigPlanQuota = "      quotas: [{name: monthly, requests_per_month: 1000000000, time_zone: UTC}]\n"
 
-// cassandraPlan is noQuotaPlan with the events on the test Cassandra: hosts
-// and local DC, the keyspace replicated by datacenters ("{dc1: 1}").
+// cassandraPlan is bigPlan without its quota, with the events on the test
+// Cassandra: hosts and local DC, the keyspace replicated by datacenters
+// ("{dc1: 1}").
 func cassandraPlan(hosts []string, dc, keyspace, datacenters string) string {
-	return noQuotaPlan + fmt.Sprintf(`counters:
+	if !strings.Contains(bigPlan, bigPlanQuota) {
+		panic("faults: bigPlan has no line " + bigPlanQuota)
+	}
+	return strings.Replace(bigPlan, bigPlanQuota, "", 1) + fmt.Sprintf(`counters:
   store: cassandra
   cassandra:
     hosts: [%s]
