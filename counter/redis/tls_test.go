@@ -64,14 +64,16 @@ func newStoreOn(t testing.TB, mode Mode, addrs []string, opts Options) *Store {
 }
 
 // applyThree counts three hits on one fixed-window counter and checks the
-// counts 1, 2, 3, then pings.
+// counts 1, 2, 3, then pings. The hits share one time, so a minute's end
+// between two of them cannot start a new window.
 func applyThree(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
 	hits := []counter.Hit{{Key: "tls", Algorithm: counter.FixedWindow, Limit: 2, Window: time.Minute, Hits: 1}}
 	out := make([]counter.Outcome, 1)
+	now := time.Now()
 	for want := uint64(1); want <= 3; want++ {
-		if err := s.Apply(ctx, time.Now(), hits, out); err != nil {
+		if err := s.Apply(ctx, now, hits, out); err != nil {
 			t.Fatal(err)
 		}
 		if out[0].Used != want || out[0].Allowed != (want <= 2) {
