@@ -131,6 +131,19 @@ func (l *checkLoad) p99() time.Duration {
 	return s[len(s)*99/100]
 }
 
+// cassandraTrials is how many kill -9 trials Checks get with their events
+// on Cassandra (each restart reconnects to the cluster, a few seconds).
+const cassandraTrials = 3
+
+// TestKill9ChecksCassandra: kill -9 during Checks whose events ship to
+// Cassandra, cassandraTrials times: every allowed Check is billed after the
+// restart (from the spool, shipped to Cassandra), none twice.
+func TestKill9ChecksCassandra(t *testing.T) {
+	dc1 := testenv.Addrs(t, testenv.Cassandra)
+	keyspace := "tollgate_kill9_" + time.Now().UTC().Format("150405")
+	kill9Checks(t, sidecartest.Start(t, sidecarBin, writeConfig(t, cassandraPlan(dc1, "dc1", keyspace, "{dc1: 1}"))), cassandraTrials)
+}
+
 // TestCassandraNodeDown: n1, the only node of dc1 (where the events'
 // keyspace lives), is stopped for 60 s while Checks flow. Every Check is
 // answered (allowed, from the spool), the spool depth grows and ship errors

@@ -145,10 +145,17 @@ func checkRequest(id string) *authv3.CheckRequest {
 // answer), none twice.
 func TestKill9Checks(t *testing.T) {
 	// The quickstart's plan allows 100 a minute: raise it for the load.
-	p := sidecartest.Start(t, sidecarBin, writeConfig(t, bigPlan))
+	kill9Checks(t, sidecartest.Start(t, sidecarBin, writeConfig(t, bigPlan)), trials)
+}
+
+// kill9Checks kills p with -9 at a random moment of a Check load, n times,
+// and checks after each restart that every allowed Check is billed, none
+// twice, and that the bill never goes backwards.
+func kill9Checks(t *testing.T, p *sidecartest.Process, n int) {
+	t.Helper()
 	var l ledger
 	var prev int64
-	for trial := range trials {
+	for trial := range n {
 		conn := grpcConn(t, p)
 		client := authv3.NewAuthorizationClient(conn)
 		killDuringLoad(t, p, 16, func(w, i int) {
@@ -164,7 +171,7 @@ func TestKill9Checks(t *testing.T) {
 		got := drainedUsage(t, p, "requests")
 		checkCount(t, fmt.Sprintf("trial %d: requests usage", trial), got, &l, &prev)
 	}
-	t.Logf("%d kill -9 trials: %d Checks sent, %d allowed, %d in flight at the kills; billed %d", trials, l.sent.Load(), l.acked.Load(), l.inFlight(), prev)
+	t.Logf("%d kill -9 trials: %d Checks sent, %d allowed, %d in flight at the kills; billed %d", n, l.sent.Load(), l.acked.Load(), l.inFlight(), prev)
 }
 
 // drainedUsage waits until the spool has shipped every event and returns
